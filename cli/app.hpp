@@ -1,0 +1,28 @@
+#pragma once
+// The vmlab command line: global options, command registration, the one top-level catch.
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace vmlab::cli {
+
+struct GlobalOptions {
+    std::string connect;  // --connect: overrides the lab's host URI
+    std::string state;    // --state: the state database
+    bool verbose = false;
+
+    std::filesystem::path state_path() const;
+};
+
+// A command's body; returns the process exit code.
+using Action = std::function<int()>;
+
+// Each command file registers its subcommand and sets `action` when it was chosen.
+void add_validate(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_plan(CLI::App& app, const GlobalOptions& global, Action& action);
+
+int run(int argc, char** argv);
+
+}  // namespace vmlab::cli

@@ -1,0 +1,13 @@
+#pragma once
+
+#include <string>
+
+#include "vmlab/lab.hpp"
+
+namespace vmlab::cli {
+
+// Loads a lab file for a command that acts on it: prints every diagnostic to stderr and throws
+// an Error with exit code 2 when the lab is invalid.
+LabSpec load_lab_or_throw(const std::string& file);
+
+}  // namespace vmlab::cli

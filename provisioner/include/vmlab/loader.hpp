@@ -1,0 +1,44 @@
+#pragma once
+// Loading a lab file: TOML syntax, types, unknown keys, ranges, references and address math.
+// Every problem is collected (never just the first) with its file, line and column.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vmlab/diagnostic.hpp"
+#include "vmlab/lab.hpp"
+
+namespace vmlab {
+
+inline constexpr std::uintmax_t max_lab_file_bytes = 1 << 20;
+
+struct LoadOptions {
+    // Extra directories searched for `<name>.toml` templates after the lab's own
+    // `templates/` and `../templates/` directories.
+    std::vector<std::filesystem::path> template_dirs;
+};
+
+struct LoadResult {
+    std::optional<LabSpec> lab;  // set when there are no errors
+    std::vector<Diagnostic> diagnostics;
+};
+
+LoadResult load_lab(const std::filesystem::path& file, const LoadOptions& options = {});
+
+// The same, from text in memory; `file` names it in diagnostics and anchors relative paths.
+LoadResult load_lab_text(std::string_view text, const std::filesystem::path& file,
+                         const LoadOptions& options = {});
+
+// "512MiB", "20GiB", "1.5TiB", "100MB": bytes, or nothing when it is not a size.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+std::string format_size(std::uint64_t bytes);
+
+// True for DNS-label style names: lowercase letters, digits and '-', starting with a letter,
+// not ending with '-', at most max_length characters.
+bool is_valid_name(std::string_view name, std::size_t max_length);
+
+}  // namespace vmlab

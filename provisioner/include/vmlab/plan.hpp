@@ -1,0 +1,129 @@
+#pragma once
+// The planner: turns a validated LabSpec into the concrete layout on a host — every libvirt
+// name, bridge, MAC, address and volume. Pure and deterministic: the same lab always gives the
+// same plan.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vmlab/ipv4.hpp"
+#include "vmlab/lab.hpp"
+
+namespace vmlab {
+
+struct PlannedBaseImage {
+    std::string template_name;
+    std::string source_path;  // the file on the host the image is imported from
+    std::string volume;       // volume name in the lab's pool
+    DiskFormat format = DiskFormat::qcow2;
+};
+
+struct PlannedDhcpHost {
+    std::string mac;
+    Ipv4 ip;
+    std::string hostname;
+};
+
+struct PlannedNetwork {
+    std::string spec_name;    // name in the lab file
+    std::string libvirt_name;  // vmlab-<lab>-s01-<net> (or vmlab-<lab>-<net> when lab-wide)
+    std::string bridge;        // <= 15 characters
+    NetworkMode mode = NetworkMode::isolated;
+    NetworkScope scope = NetworkScope::seat;
+    Ipv4Net subnet;
+    std::optional<Ipv4> gateway;  // host-side address; none for fenced networks
+    std::optional<Ipv4> dhcp_first, dhcp_last;
+    std::vector<PlannedDhcpHost> hosts;
+};
+
+struct PlannedDisk {
+    std::string volume;        // volume name in the lab's pool
+    std::uint64_t capacity_bytes = 0;
+    std::string backing_volume;  // base image volume for linked clones, empty for blank disks
+    std::string target;        // vda, vdb, ...
+};
+
+struct PlannedNic {
+    std::string network;       // libvirt network name
+    std::string mac;
+    std::optional<Ipv4> ip;    // planned address (DHCP static entry or fenced fixed address)
+    NicModel model = NicModel::virtio;
+};
+
+struct PlannedVm {
+    std::string spec_name;
+    std::string domain;        // <lab>-s01-<vm>
+    unsigned seat = 0;
+    unsigned vcpus = 1;
+    std::uint64_t memory_bytes = 0;
+    Firmware firmware = Firmware::bios;
+    CpuMode cpu_mode = CpuMode::host_model;
+    std::string kernel, initrd, cmdline;
+    std::vector<PlannedDisk> disks;
+    std::vector<PlannedNic> nics;
+    std::vector<BootDevice> boot;
+    ConsoleSpec console;
+    std::string config_hash;   // changes whenever anything above changes (drift detection)
+};
+
+struct PlannedSeat {
+    unsigned number = 0;       // 1-based
+    std::vector<PlannedNetwork> networks;
+    std::vector<PlannedVm> vms;
+};
+
+struct PlanTotals {
+    unsigned vms = 0;
+    unsigned networks = 0;
+    std::uint64_t vcpus = 0;
+    std::uint64_t memory_bytes = 0;
+    std::uint64_t disk_bytes = 0;   // virtual size of all VM disks
+    std::uint64_t image_bytes = 0;  // bytes of base images to import (0 when unknown)
+};
+
+struct Plan {
+    std::string lab;
+    std::string title;
+    std::string host_uri;
+    std::string spec_hash;
+    std::string pool;          // vmlab-<lab>
+    std::string pool_path;
+    std::vector<PlannedBaseImage> images;
+    std::vector<PlannedNetwork> shared_networks;  // lab-wide
+    std::vector<PlannedSeat> seats;
+    PlanTotals totals;
+
+    const PlannedSeat* find_seat(unsigned number) const;
+};
+
+Plan make_plan(const LabSpec& lab);
+
+// Host numbers inside a network's subnet: .1 is the host side (gateway), fixed addresses sit
+// below the DHCP pool, the pool takes the upper half.
+struct AddressRange {
+    std::uint32_t first = 0, last = 0;
+};
+AddressRange static_range(const NetworkSpec& net);
+AddressRange dhcp_pool(const NetworkSpec& net);
+
+// Where each network's subnet lies: lab-wide networks first, then seat by seat, each aligned
+// to its own size. `error` says why the lab's CIDR is too small.
+struct SubnetLayout {
+    std::map<std::string, Ipv4Net> lab_wide;
+    std::vector<std::map<std::string, Ipv4Net>> seats;  // index 0 is seat 1
+    std::string error;
+};
+SubnetLayout layout_subnets(const LabSpec& lab);
+
+// Name helpers, shared by the planner and by code that finds objects without a plan.
+std::string pool_name(const std::string& lab);
+std::string network_prefix(const std::string& lab);  // "vmlab-<lab>-"
+std::string domain_name(const std::string& lab, unsigned seat, const std::string& vm);
+
+// Stable 64-bit FNV-1a hash as 16 hex digits (for drift detection, not for security).
+std::string stable_hash(std::string_view text);
+
+}  // namespace vmlab

@@ -1,0 +1,532 @@
+#include "vmlab/state.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <iterator>
+#include <limits>
+#include <system_error>
+
+#include "vmlab/error.hpp"
+
+namespace vmlab {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Migration i takes the schema from version i to i + 1. Never edit a released step; append one.
+constexpr const char* migrations[] = {
+    R"sql(
+CREATE TABLE labs (
+    name        TEXT PRIMARY KEY NOT NULL,
+    title       TEXT NOT NULL,
+    host_uri    TEXT NOT NULL,
+    pool        TEXT NOT NULL,
+    pool_path   TEXT NOT NULL,
+    spec_text   TEXT NOT NULL,
+    spec_hash   TEXT NOT NULL,
+    source_file TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    seats       INTEGER NOT NULL
+);
+CREATE TABLE seats (
+    lab            TEXT NOT NULL REFERENCES labs (name) ON DELETE CASCADE,
+    seat           INTEGER NOT NULL,
+    state          TEXT NOT NULL,
+    error          TEXT NOT NULL,
+    attendee_name  TEXT NOT NULL,
+    attendee_email TEXT NOT NULL,
+    last_reset_at  INTEGER NOT NULL,
+    PRIMARY KEY (lab, seat)
+);
+CREATE TABLE vms (
+    lab         TEXT NOT NULL REFERENCES labs (name) ON DELETE CASCADE,
+    seat        INTEGER NOT NULL,
+    vm          TEXT NOT NULL,
+    domain      TEXT NOT NULL,
+    uuid        TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    baseline    TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    ips         TEXT NOT NULL,
+    console     TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (lab, domain)
+);
+CREATE TABLE networks (
+    lab    TEXT NOT NULL REFERENCES labs (name) ON DELETE CASCADE,
+    seat   INTEGER NOT NULL,
+    name   TEXT NOT NULL,
+    bridge TEXT NOT NULL,
+    subnet TEXT NOT NULL,
+    PRIMARY KEY (lab, name)
+);
+CREATE TABLE volumes (
+    lab  TEXT NOT NULL REFERENCES labs (name) ON DELETE CASCADE,
+    seat INTEGER NOT NULL,
+    pool TEXT NOT NULL,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    role TEXT NOT NULL,
+    PRIMARY KEY (lab, pool, name)
+);
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    time        INTEGER NOT NULL,
+    lab         TEXT NOT NULL,
+    seat        INTEGER NOT NULL,
+    vm          TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    result      TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    user        TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL
+);
+CREATE INDEX events_by_lab_time ON events (lab, time);
+)sql",
+};
+static_assert(std::size(migrations) == StateStore::schema_version);
+
+const char* const access_hint =
+    "check that you may read and write the file and its directory (the state of root's labs is "
+    "in /var/lib/vmlab)";
+
+[[noreturn]] void fail(const fs::path& path, int rc, const char* message) {
+    const auto what = "state database " + path.string() + ": " + message;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        throw Error(what, "another vmlab command is using it; wait for it to finish and retry");
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        throw Error(what,
+                    "the file is damaged or not a vmlab database: restore it from a backup, "
+                    "or move it aside to start with an empty state (vmlab then forgets the "
+                    "labs it recorded there)");
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_AUTH:
+        throw Error(what, access_hint);
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+        throw Error(what, "check the file system holding it for free space and I/O errors");
+    default:
+        throw Error(what, "this is a bug in vmlab; please report it with the command you ran");
+    }
+}
+
+[[noreturn]] void fail_errno(const std::string& what, const fs::path& path) {
+    const std::error_code error(errno, std::system_category());
+    throw Error(what + " " + path.string() + ": " + error.message(), access_hint);
+}
+
+void exec(sqlite3* db, const fs::path& path, const std::string& sql) {
+    if (const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK)
+        fail(path, rc, sqlite3_errmsg(db));
+}
+
+struct Finalize {
+    void operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
+};
+
+class Statement {
+public:
+    Statement(sqlite3* db, const fs::path& path, const char* sql) : m_db(db), m_path(path) {
+        sqlite3_stmt* stmt = nullptr;
+        const int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+        m_stmt.reset(stmt);
+        check(rc);
+    }
+
+    template <class... Values>
+    Statement& bind(const Values&... values) {
+        int index = 0;
+        (check(bind_at(++index, values)), ...);
+        return *this;
+    }
+
+    // True while there is a row to read.
+    bool step() {
+        const int rc = sqlite3_step(m_stmt.get());
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            fail(m_path, rc, sqlite3_errmsg(m_db));
+        return rc == SQLITE_ROW;
+    }
+
+    std::string text(int column) const {
+        const auto* chars =
+            reinterpret_cast<const char*>(sqlite3_column_text(m_stmt.get(), column));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(m_stmt.get(), column));
+        return chars ? std::string(chars, size) : std::string();
+    }
+    std::int64_t integer(int column) const { return sqlite3_column_int64(m_stmt.get(), column); }
+    unsigned number(int column) const { return static_cast<unsigned>(integer(column)); }
+
+private:
+    int bind_at(int index, const std::string& value) {
+        return sqlite3_bind_text64(m_stmt.get(), index, value.data(), value.size(),
+                                   SQLITE_TRANSIENT, SQLITE_UTF8);
+    }
+    int bind_at(int index, std::int64_t value) {
+        return sqlite3_bind_int64(m_stmt.get(), index, value);
+    }
+    int bind_at(int index, unsigned value) { return bind_at(index, std::int64_t{value}); }
+    int bind_at(int index, std::optional<unsigned> value) {
+        return value ? bind_at(index, *value) : sqlite3_bind_null(m_stmt.get(), index);
+    }
+
+    void check(int rc) const {
+        if (rc != SQLITE_OK)
+            fail(m_path, rc, sqlite3_errmsg(m_db));
+    }
+
+    sqlite3* m_db;
+    const fs::path& m_path;
+    std::unique_ptr<sqlite3_stmt, Finalize> m_stmt;
+};
+
+std::int64_t now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+struct Account {
+    std::string name, home;
+};
+
+std::optional<Account> current_account() {
+    std::vector<char> buffer(16384);
+    passwd entry{};
+    passwd* found = nullptr;
+    if (getpwuid_r(geteuid(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found)
+        return std::nullopt;
+    return Account{entry.pw_name, entry.pw_dir};
+}
+
+const std::string& os_user() {
+    static const std::string user = [] {
+        const auto account = current_account();
+        return account ? account->name : std::to_string(geteuid());
+    }();
+    return user;
+}
+
+void create_private_directories(const fs::path& dir) {
+    std::error_code ignored;
+    if (dir.empty() || fs::exists(dir, ignored))
+        return;
+    create_private_directories(dir.parent_path());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        fail_errno("cannot create the directory of the state database", dir);
+}
+
+void create_private_file(const fs::path& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0)
+        fail_errno("cannot open state database", path);
+    struct stat status {};
+    const bool ok = ::fstat(fd, &status) == 0 &&
+                    ((status.st_mode & 07777 & ~0600u) == 0 || ::fchmod(fd, 0600) == 0);
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    if (!ok)
+        fail_errno("cannot set mode 0600 on state database", path);
+}
+
+LabRecord read_lab(const Statement& row) {
+    return {row.text(0), row.text(1), row.text(2),    row.text(3),    row.text(4),   row.text(5),
+            row.text(6), row.text(7), row.integer(8), row.integer(9), row.number(10)};
+}
+
+}  // namespace
+
+void StateStore::Close::operator()(sqlite3* db) const noexcept {
+    sqlite3_close_v2(db);
+}
+
+StateStore::StateStore(fs::path path, Connection db)
+    : m_path(std::move(path)), m_db(std::move(db)) {}
+
+StateStore StateStore::open(const fs::path& path) {
+    create_private_directories(path.parent_path());
+    create_private_file(path);
+    sqlite3* db = nullptr;
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    StateStore store(path, Connection(db));
+    if (rc != SQLITE_OK)
+        fail(path, rc, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    exec(db, path,
+         "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+         "PRAGMA foreign_keys = ON;");
+    store.migrate();
+    return store;
+}
+
+fs::path StateStore::default_path() {
+    if (geteuid() == 0)
+        return "/var/lib/vmlab/state.db";
+    if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data == '/')
+        return fs::path(data) / "vmlab" / "state.db";
+    std::string home;
+    if (const char* env = std::getenv("HOME"); env && *env)
+        home = env;
+    else if (const auto account = current_account())
+        home = account->home;
+    if (home.empty())
+        throw Error("cannot find the home directory for the state database",
+                    "set HOME or XDG_DATA_HOME");
+    return fs::path(home) / ".local" / "share" / "vmlab" / "state.db";
+}
+
+void StateStore::migrate() {
+    for (bool current = false; !current;) {
+        transaction([&] {
+            Statement query(m_db.get(), m_path, "PRAGMA user_version");
+            query.step();
+            const auto version = query.integer(0);
+            if (version < 0 || version > schema_version)
+                throw Error("state database " + m_path.string() + " has schema version " +
+                                std::to_string(version) + ", but this vmlab knows versions up to " +
+                                std::to_string(schema_version),
+                            "it was written by a newer vmlab: upgrade vmlab on this host");
+            current = version == schema_version;
+            if (!current) {
+                exec(m_db.get(), m_path, migrations[version]);
+                exec(m_db.get(), m_path, "PRAGMA user_version = " + std::to_string(version + 1));
+            }
+        });
+    }
+}
+
+void StateStore::begin() {
+    exec(m_db.get(), m_path, m_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested");
+    ++m_depth;
+}
+
+void StateStore::commit() {
+    exec(m_db.get(), m_path, m_depth == 1 ? "COMMIT" : "RELEASE nested");
+    --m_depth;
+}
+
+void StateStore::rollback() noexcept {
+    --m_depth;
+    sqlite3_exec(m_db.get(), m_depth == 0 ? "ROLLBACK" : "ROLLBACK TO nested; RELEASE nested",
+                 nullptr, nullptr, nullptr);
+}
+
+void StateStore::upsert_lab(const LabRecord& lab) {
+    std::lock_guard lock(*m_mutex);
+    const auto time = now();
+    Statement(m_db.get(), m_path, R"sql(
+        INSERT INTO labs (name, title, host_uri, pool, pool_path, spec_text, spec_hash,
+                          source_file, created_at, updated_at, seats)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        ON CONFLICT (name) DO UPDATE SET
+            title = excluded.title, host_uri = excluded.host_uri, pool = excluded.pool,
+            pool_path = excluded.pool_path, spec_text = excluded.spec_text,
+            spec_hash = excluded.spec_hash, source_file = excluded.source_file,
+            updated_at = excluded.updated_at, seats = excluded.seats)sql")
+        .bind(lab.name, lab.title, lab.host_uri, lab.pool, lab.pool_path, lab.spec_text,
+              lab.spec_hash, lab.source_file, lab.created_at ? lab.created_at : time,
+              lab.updated_at ? lab.updated_at : time, lab.seats)
+        .step();
+}
+
+std::optional<LabRecord> StateStore::find_lab(const std::string& name) {
+    std::lock_guard lock(*m_mutex);
+    Statement query(m_db.get(), m_path, R"sql(
+        SELECT name, title, host_uri, pool, pool_path, spec_text, spec_hash, source_file,
+               created_at, updated_at, seats
+        FROM labs WHERE name = ?1)sql");
+    if (!query.bind(name).step())
+        return std::nullopt;
+    return read_lab(query);
+}
+
+std::vector<LabRecord> StateStore::labs() {
+    std::lock_guard lock(*m_mutex);
+    Statement query(m_db.get(), m_path, R"sql(
+        SELECT name, title, host_uri, pool, pool_path, spec_text, spec_hash, source_file,
+               created_at, updated_at, seats
+        FROM labs ORDER BY name)sql");
+    std::vector<LabRecord> result;
+    while (query.step())
+        result.push_back(read_lab(query));
+    return result;
+}
+
+void StateStore::delete_lab(const std::string& name) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, "DELETE FROM labs WHERE name = ?1").bind(name).step();
+}
+
+void StateStore::upsert_seat(const SeatRecord& seat) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, R"sql(
+        INSERT INTO seats (lab, seat, state, error, attendee_name, attendee_email, last_reset_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        ON CONFLICT (lab, seat) DO UPDATE SET
+            state = excluded.state, error = excluded.error,
+            attendee_name = excluded.attendee_name, attendee_email = excluded.attendee_email,
+            last_reset_at = excluded.last_reset_at)sql")
+        .bind(seat.lab, seat.seat, seat.state, seat.error, seat.attendee_name, seat.attendee_email,
+              seat.last_reset_at)
+        .step();
+}
+
+std::vector<SeatRecord> StateStore::seats(const std::string& lab) {
+    std::lock_guard lock(*m_mutex);
+    Statement query(m_db.get(), m_path, R"sql(
+        SELECT lab, seat, state, error, attendee_name, attendee_email, last_reset_at
+        FROM seats WHERE lab = ?1 ORDER BY seat)sql");
+    query.bind(lab);
+    std::vector<SeatRecord> result;
+    while (query.step())
+        result.push_back({query.text(0), query.number(1), query.text(2), query.text(3),
+                          query.text(4), query.text(5), query.integer(6)});
+    return result;
+}
+
+void StateStore::upsert_vm(const VmRecord& vm) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, R"sql(
+        INSERT INTO vms (lab, seat, vm, domain, uuid, config_hash, baseline, state, ips, console,
+                         updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        ON CONFLICT (lab, domain) DO UPDATE SET
+            seat = excluded.seat, vm = excluded.vm, uuid = excluded.uuid,
+            config_hash = excluded.config_hash, baseline = excluded.baseline,
+            state = excluded.state, ips = excluded.ips, console = excluded.console,
+            updated_at = excluded.updated_at)sql")
+        .bind(vm.lab, vm.seat, vm.vm, vm.domain, vm.uuid, vm.config_hash, vm.baseline, vm.state,
+              vm.ips, vm.console, vm.updated_at ? vm.updated_at : now())
+        .step();
+}
+
+std::vector<VmRecord> StateStore::vms(const std::string& lab) {
+    std::lock_guard lock(*m_mutex);
+    Statement query(m_db.get(), m_path, R"sql(
+        SELECT lab, seat, vm, domain, uuid, config_hash, baseline, state, ips, console, updated_at
+        FROM vms WHERE lab = ?1 ORDER BY seat, vm)sql");
+    query.bind(lab);
+    std::vector<VmRecord> result;
+    while (query.step())
+        result.push_back({query.text(0), query.number(1), query.text(2), query.text(3),
+                          query.text(4), query.text(5), query.text(6), query.text(7), query.text(8),
+                          query.text(9), query.integer(10)});
+    return result;
+}
+
+void StateStore::delete_vm(const std::string& lab, const std::string& domain) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, "DELETE FROM vms WHERE lab = ?1 AND domain = ?2")
+        .bind(lab, domain)
+        .step();
+}
+
+void StateStore::upsert_network(const NetworkRecord& network) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, R"sql(
+        INSERT INTO networks (lab, seat, name, bridge, subnet) VALUES (?1, ?2, ?3, ?4, ?5)
+        ON CONFLICT (lab, name) DO UPDATE SET
+            seat = excluded.seat, bridge = excluded.bridge, subnet = excluded.subnet)sql")
+        .bind(network.lab, network.seat, network.name, network.bridge, network.subnet)
+        .step();
+}
+
+std::vector<NetworkRecord> StateStore::networks(const std::string& lab) {
+    std::lock_guard lock(*m_mutex);
+    Statement query(m_db.get(), m_path, R"sql(
+        SELECT lab, seat, name, bridge, subnet FROM networks WHERE lab = ?1
+        ORDER BY seat, name)sql");
+    query.bind(lab);
+    std::vector<NetworkRecord> result;
+    while (query.step())
+        result.push_back(
+            {query.text(0), query.number(1), query.text(2), query.text(3), query.text(4)});
+    return result;
+}
+
+void StateStore::delete_network(const std::string& lab, const std::string& name) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, "DELETE FROM networks WHERE lab = ?1 AND name = ?2")
+        .bind(lab, name)
+        .step();
+}
+
+void StateStore::upsert_volume(const VolumeRecord& volume) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, R"sql(
+        INSERT INTO volumes (lab, seat, pool, name, path, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        ON CONFLICT (lab, pool, name) DO UPDATE SET
+            seat = excluded.seat, path = excluded.path, role = excluded.role)sql")
+        .bind(volume.lab, volume.seat, volume.pool, volume.name, volume.path, volume.role)
+        .step();
+}
+
+std::vector<VolumeRecord> StateStore::volumes(const std::string& lab) {
+    std::lock_guard lock(*m_mutex);
+    Statement query(m_db.get(), m_path, R"sql(
+        SELECT lab, seat, pool, name, path, role FROM volumes WHERE lab = ?1
+        ORDER BY seat, pool, name)sql");
+    query.bind(lab);
+    std::vector<VolumeRecord> result;
+    while (query.step())
+        result.push_back({query.text(0), query.number(1), query.text(2), query.text(3),
+                          query.text(4), query.text(5)});
+    return result;
+}
+
+void StateStore::delete_volume(const std::string& lab, const std::string& pool,
+                               const std::string& name) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, "DELETE FROM volumes WHERE lab = ?1 AND pool = ?2 AND name = ?3")
+        .bind(lab, pool, name)
+        .step();
+}
+
+std::int64_t StateStore::add_event(const EventRecord& event) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, R"sql(
+        INSERT INTO events (time, lab, seat, vm, action, result, detail, user, duration_ms)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))sql")
+        .bind(event.time ? event.time : now(), event.lab, event.seat, event.vm, event.action,
+              event.result, event.detail, event.user.empty() ? os_user() : event.user,
+              event.duration_ms)
+        .step();
+    return sqlite3_last_insert_rowid(m_db.get());
+}
+
+std::vector<EventRecord> StateStore::events(const std::string& lab, std::optional<unsigned> seat,
+                                            std::size_t limit) {
+    std::lock_guard lock(*m_mutex);
+    Statement query(m_db.get(), m_path, R"sql(
+        SELECT id, time, lab, seat, vm, action, result, detail, user, duration_ms FROM events
+        WHERE lab = ?1 AND (?2 IS NULL OR seat = ?2)
+        ORDER BY time DESC, id DESC LIMIT ?3)sql");
+    query.bind(lab, seat,
+               static_cast<std::int64_t>(
+                   std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
+    std::vector<EventRecord> result;
+    while (query.step())
+        result.push_back({query.integer(0), query.integer(1), query.text(2), query.number(3),
+                          query.text(4), query.text(5), query.text(6), query.text(7), query.text(8),
+                          query.integer(9)});
+    std::reverse(result.begin(), result.end());
+    return result;
+}
+
+}  // namespace vmlab

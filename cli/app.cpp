@@ -39,6 +39,9 @@ int run(int argc, char** argv) {
     Action action;
     add_validate(app, global, action);
     add_plan(app, global, action);
+    add_up(app, global, action);
+    add_status(app, global, action);
+    add_down(app, global, action);
 
     try {
         app.parse(argc, argv);

@@ -22,6 +22,9 @@ using Action = std::function<int()>;
 // Each command file registers its subcommand and sets `action` when it was chosen.
 void add_validate(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_plan(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_up(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_status(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_down(CLI::App& app, const GlobalOptions& global, Action& action);
 
 int run(int argc, char** argv);
 

@@ -1,0 +1,97 @@
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "app.hpp"
+#include "session.hpp"
+
+namespace vmlab::cli {
+
+namespace {
+
+struct StatusOptions {
+    std::string lab;
+    bool json = false;
+};
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+    return out;
+}
+
+int all_labs(StateStore& store, const GlobalOptions& global, bool json) {
+    std::map<std::string, virt::Connection> connections;
+    auto out = nlohmann::ordered_json::array();
+    std::vector<LabSummary> rows;
+    for (const auto& lab : store.labs()) {
+        const std::string uri = global.connect.empty() ? lab.host_uri : global.connect;
+        auto it = connections.find(uri);
+        if (it == connections.end()) it = connections.emplace(uri, virt::Connection::open(uri)).first;
+        Engine engine(it->second, store);
+        for (auto& s : engine.summaries())
+            if (s.lab == lab.name) rows.push_back(s);
+    }
+    if (json) {
+        for (const auto& s : rows)
+            out.push_back({{"lab", s.lab}, {"title", s.title}, {"host", s.host_uri}, {"seats", s.seats}, {"vms", s.vms},
+                           {"running", s.running}, {"failed_seats", s.failed_seats}});
+        std::cout << out.dump(2) << '\n';
+        return 0;
+    }
+    if (rows.empty()) {
+        std::cout << "no labs (vmlab up LAB.toml creates one)\n";
+        return 0;
+    }
+    std::cout << std::left << std::setw(22) << "LAB" << std::setw(7) << "SEATS" << std::setw(6) << "VMS" << std::setw(9)
+              << "RUNNING" << std::setw(8) << "FAILED" << "HOST\n";
+    for (const auto& s : rows)
+        std::cout << std::setw(22) << s.lab << std::setw(7) << s.seats << std::setw(6) << s.vms << std::setw(9) << s.running
+                  << std::setw(8) << s.failed_seats << s.host_uri << '\n';
+    return 0;
+}
+
+int one_lab(StateStore& store, const GlobalOptions& global, const std::string& lab, bool json) {
+    if (!store.find_lab(lab))
+        throw Error("no lab named " + lab + " in " + store.path().string(), "vmlab status lists the labs", ExitCode::failure);
+    virt::Connection conn = virt::Connection::open(host_uri_for(global, store, lab, default_host_uri));
+    Engine engine(conn, store);
+    const auto rows = engine.status(lab);
+    if (json) {
+        auto out = nlohmann::ordered_json::array();
+        for (const auto& r : rows)
+            out.push_back({{"seat", r.seat}, {"vm", r.vm}, {"domain", r.domain}, {"state", r.state},
+                           {"planned_ips", r.ips}, {"leased_ips", r.leased_ips}, {"console", r.console},
+                           {"attendee", r.attendee}});
+        std::cout << out.dump(2) << '\n';
+        return 0;
+    }
+    std::cout << std::left << std::setw(6) << "SEAT" << std::setw(12) << "VM" << std::setw(24) << "DOMAIN" << std::setw(10)
+              << "STATE" << std::setw(16) << "IP" << std::setw(8) << "LEASE" << "CONSOLE\n";
+    for (const auto& r : rows) {
+        const bool leased = !r.ips.empty() && join(r.leased_ips).find(r.ips) != std::string::npos;
+        std::cout << std::setw(6) << r.seat << std::setw(12) << r.vm << std::setw(24) << r.domain << std::setw(10) << r.state
+                  << std::setw(16) << (r.ips.empty() ? "-" : r.ips) << std::setw(8)
+                  << (r.ips.empty() ? "-" : leased ? "yes" : "no") << (r.console.empty() ? "-" : r.console) << '\n';
+    }
+    return 0;
+}
+
+}  // namespace
+
+void add_status(CLI::App& app, const GlobalOptions& global, Action& action) {
+    auto options = std::make_shared<StatusOptions>();
+    CLI::App* cmd = app.add_subcommand("status", "Show every lab, or one lab's VMs: state, IP, lease, console");
+    cmd->add_option("lab", options->lab, "lab name or lab file");
+    cmd->add_flag("--json", options->json, "machine-readable output");
+    cmd->callback([&action, &global, options] {
+        action = [options, &global] {
+            StateStore store = open_state(global);
+            return options->lab.empty() ? all_labs(store, global, options->json)
+                                        : one_lab(store, global, lab_name_from_argument(options->lab), options->json);
+        };
+    });
+}
+
+}  // namespace vmlab::cli

@@ -1,0 +1,149 @@
+#include <map>
+#include <pugixml.hpp>
+
+#include "vmlab/engine.hpp"
+#include "vmlab/xml.hpp"
+
+namespace vmlab {
+
+namespace {
+
+struct LiveDomain {
+    std::string console;                               // "vnc://127.0.0.1:5901", empty when none
+    std::vector<std::pair<std::string, std::string>> nics;  // (mac, network)
+};
+
+LiveDomain read_live(const virt::Domain& domain) {
+    LiveDomain live;
+    pugi::xml_document doc;
+    if (!doc.load_string(virt::xml_desc(domain).c_str())) return live;
+    const auto devices = doc.child("domain").child("devices");
+    for (auto graphics : devices.children("graphics")) {
+        const int port = graphics.attribute("port").as_int(-1);
+        if (port <= 0) continue;
+        std::string listen = graphics.attribute("listen").as_string();
+        if (listen.empty()) listen = graphics.child("listen").attribute("address").as_string("127.0.0.1");
+        live.console = std::string(graphics.attribute("type").as_string()) + "://" + listen + ":" + std::to_string(port);
+        break;
+    }
+    for (auto nic : devices.children("interface"))
+        live.nics.emplace_back(nic.child("mac").attribute("address").as_string(),
+                               nic.child("source").attribute("network").as_string());
+    return live;
+}
+
+}  // namespace
+
+std::vector<VmStatus> Engine::status(const std::string& lab) {
+    std::map<unsigned, std::string> attendees;
+    for (const auto& seat : m_store.seats(lab)) attendees[seat.seat] = seat.attendee_name;
+    std::map<std::string, std::map<std::string, std::string>> leases;  // network -> mac -> ip
+    for (const auto& net : m_store.networks(lab))
+        if (virt::Network network = m_conn.find_network(net.name); network && virt::is_active(network)) try {
+                for (const auto& lease : virt::dhcp_leases(network)) leases[net.name][lease.mac] = lease.ip;
+            } catch (const virt::LibvirtError& e) {
+                if (e.code() != VIR_ERR_NO_SUPPORT) throw;  // a driver without DHCP (the test driver): no leases
+            }
+
+    std::vector<VmStatus> rows;
+    for (const auto& vm : m_store.vms(lab)) {
+        VmStatus row{vm.seat, vm.vm, vm.domain, "missing", vm.ips, "", attendees[vm.seat], {}};
+        if (virt::Domain domain = m_conn.find_domain(vm.domain)) {
+            row.state = virt::to_string(virt::state(domain));
+            const LiveDomain live = read_live(domain);
+            row.console = live.console;
+            for (const auto& [mac, network] : live.nics)
+                if (auto it = leases[network].find(mac); it != leases[network].end()) row.leased_ips.push_back(it->second);
+        }
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+std::vector<LabSummary> Engine::summaries() {
+    std::vector<LabSummary> out;
+    for (const auto& lab : m_store.labs()) {
+        LabSummary summary{lab.name, lab.title, lab.host_uri, lab.seats, 0, 0, 0};
+        for (const auto& seat : m_store.seats(lab.name)) summary.failed_seats += seat.state == "failed";
+        for (const auto& vm : m_store.vms(lab.name)) {
+            ++summary.vms;
+            if (virt::Domain domain = m_conn.find_domain(vm.domain))
+                summary.running += virt::state(domain) == virt::DomainState::running;
+        }
+        out.push_back(std::move(summary));
+    }
+    return out;
+}
+
+HostComparison Engine::compare(const Plan& plan) {
+    HostComparison cmp;
+    virt::StoragePool pool = m_conn.find_pool(plan.pool);
+    (pool ? cmp.keep : cmp.create).push_back("pool " + plan.pool);
+    for (const auto& img : plan.images)
+        (pool && virt::is_active(pool) && m_conn.find_volume(pool, img.volume) ? cmp.keep : cmp.create)
+            .push_back("volume " + img.volume);
+    auto network = [&](const PlannedNetwork& net) {
+        virt::Network existing = m_conn.find_network(net.libvirt_name);
+        if (!existing) return cmp.create.push_back("network " + net.libvirt_name);
+        const auto owner = parse_network_metadata(virt::xml_desc(existing));
+        (owner && owner->lab == plan.lab ? cmp.keep : cmp.conflicts)
+            .push_back("network " + net.libvirt_name + (owner && owner->lab == plan.lab ? "" : " (exists, not this lab's)"));
+    };
+    for (const auto& net : plan.shared_networks) network(net);
+    for (const auto& seat : plan.seats) {
+        for (const auto& net : seat.networks) network(net);
+        for (const auto& vm : seat.vms) {
+            virt::Domain domain = m_conn.find_domain(vm.domain);
+            if (!domain) {
+                cmp.create.push_back("domain " + vm.domain);
+                continue;
+            }
+            const auto metadata = virt::domain_metadata(domain);
+            const auto owner = metadata ? parse_vm_metadata(*metadata) : std::nullopt;
+            if (!owner || owner->lab != plan.lab)
+                cmp.conflicts.push_back("domain " + vm.domain + " (exists, not this lab's)");
+            else if (owner->config_hash != vm.config_hash)
+                cmp.change.push_back("domain " + vm.domain + " (configuration changed; up --recreate replaces it)");
+            else
+                cmp.keep.push_back("domain " + vm.domain);
+        }
+    }
+    // Bridges and subnets of other networks on the host must not collide with ours.
+    std::map<std::string, std::string> planned_bridges;
+    std::vector<std::pair<Ipv4Net, std::string>> planned_subnets;
+    auto collect = [&](const PlannedNetwork& n) {
+        planned_bridges[n.bridge] = n.libvirt_name;
+        if (n.gateway) planned_subnets.emplace_back(n.subnet, n.libvirt_name);
+    };
+    for (const auto& n : plan.shared_networks) collect(n);
+    for (const auto& seat : plan.seats)
+        for (const auto& n : seat.networks) collect(n);
+    for (const auto& existing : m_conn.all_networks()) {
+        const std::string xml = virt::xml_desc(existing);
+        const auto owner = parse_network_metadata(xml);
+        if (owner && owner->lab == plan.lab) continue;
+        pugi::xml_document doc;
+        if (!doc.load_string(xml.c_str())) continue;
+        const auto net = doc.child("network");
+        const std::string bridge = net.child("bridge").attribute("name").as_string();
+        if (auto it = planned_bridges.find(bridge); !bridge.empty() && it != planned_bridges.end())
+            cmp.conflicts.push_back("bridge " + bridge + " of " + it->second + " is used by network " + virt::name(existing));
+        for (auto ip : net.children("ip")) {
+            const auto address = parse_ipv4(ip.attribute("address").as_string());
+            const auto mask = parse_ipv4(ip.attribute("netmask").as_string());
+            unsigned prefix = ip.attribute("prefix").as_uint(0);
+            if (mask) prefix = static_cast<unsigned>(__builtin_popcount(mask->value));
+            if (!address || prefix == 0) continue;
+            const Ipv4Net theirs{Ipv4{address->value & Ipv4Net{{}, prefix}.netmask().value}, prefix};
+            for (const auto& [subnet, name] : planned_subnets)
+                if (subnet.overlaps(theirs)) {
+                    cmp.conflicts.push_back("subnet " + to_string(subnet) + " of " + name + " overlaps " + to_string(theirs) +
+                                            " of network " + virt::name(existing));
+                    break;
+                }
+        }
+    }
+    return cmp;
+}
+
+}  // namespace vmlab

@@ -1,0 +1,244 @@
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "vmlab/engine.hpp"
+#include "vmlab/images.hpp"
+#include "vmlab/xml.hpp"
+
+namespace vmlab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string planned_ips(const PlannedVm& vm) {
+    std::string ips;
+    for (const auto& nic : vm.nics)
+        if (nic.ip) ips += (ips.empty() ? "" : ",") + to_string(*nic.ip);
+    return ips;
+}
+
+std::string uuid_of(const virt::Domain& domain) {
+    char buf[VIR_UUID_STRING_BUFLEN] = {};
+    return virDomainGetUUIDString(domain.get(), buf) == 0 ? buf : "";
+}
+
+// Everything `up` does to one seat's networks, disks and domains, in that order.
+class SeatBuilder {
+public:
+    SeatBuilder(virt::Connection& conn, StateStore& store, const Plan& plan, const virt::StoragePool& pool,
+                const UpOptions& options)
+        : m_conn(conn), m_store(store), m_plan(plan), m_pool(pool), m_options(options) {}
+
+    void ensure_network(const PlannedNetwork& net, unsigned seat, SeatResult& result) {
+        virt::Network network = m_conn.find_network(net.libvirt_name);
+        if (network) {
+            const auto owner = parse_network_metadata(virt::xml_desc(network));
+            if (!owner || owner->lab != m_plan.lab)
+                throw Error("network " + net.libvirt_name + " exists but is not part of lab " + m_plan.lab,
+                            "vmlab never touches objects it did not create: remove or rename that network, or rename the lab");
+            result.kept.push_back("network " + net.libvirt_name);
+        } else {
+            network = m_conn.define_network(network_xml(net, m_plan.lab, seat));
+            virt::set_autostart(network, virt::Autostart::yes);
+            result.created.push_back("network " + net.libvirt_name);
+        }
+        m_store.upsert_network({m_plan.lab, seat, net.libvirt_name, net.bridge, to_string(net.subnet)});
+        if (!virt::is_active(network)) virt::start(network);
+    }
+
+    void ensure_vm(const PlannedVm& vm, SeatResult& result) {
+        virt::Domain domain = m_conn.find_domain(vm.domain);
+        if (domain) {
+            const auto metadata = virt::domain_metadata(domain);
+            const auto owner = metadata ? parse_vm_metadata(*metadata) : std::nullopt;
+            if (!owner || owner->lab != m_plan.lab)
+                throw Error("domain " + vm.domain + " exists but is not part of lab " + m_plan.lab,
+                            "vmlab never touches objects it did not create: remove or rename that domain, or rename the lab");
+            if (owner->config_hash == vm.config_hash) {
+                result.kept.push_back("domain " + vm.domain);
+            } else if (m_options.recreate == Recreate::yes) {
+                spdlog::info("{}: configuration changed; recreating it", vm.domain);
+                virt::destroy(domain);
+                virt::undefine(domain);
+                for (const auto& disk : vm.disks)
+                    if (auto vol = m_conn.find_volume(m_pool, disk.volume)) virt::delete_volume(vol);
+                domain.reset();
+            } else {
+                result.drifted.push_back("domain " + vm.domain);
+            }
+        }
+        for (const auto& disk : vm.disks) ensure_disk(vm, disk, result);
+        if (!domain) {
+            domain = m_conn.define_domain(domain_xml(vm, m_plan.lab, m_plan.spec_hash, m_options.domain_type,
+                                                     m_plan.pool_path, ""));
+            result.created.push_back("domain " + vm.domain);
+        }
+        VmRecord record{m_plan.lab, vm.seat, vm.spec_name, vm.domain, uuid_of(domain), vm.config_hash,
+                        "fresh-overlay", "defined", planned_ips(vm), to_string(vm.console.kind), 0};
+        m_store.upsert_vm(record);
+        if (!virt::is_active(domain)) virt::start(domain);
+        record.state = "running";
+        m_store.upsert_vm(record);
+    }
+
+private:
+    void ensure_disk(const PlannedVm& vm, const PlannedDisk& disk, SeatResult& result) {
+        if (m_conn.find_volume(m_pool, disk.volume)) return;
+        std::string backing_path;
+        DiskFormat backing_format = DiskFormat::qcow2;
+        PlannedDisk sized = disk;
+        if (!disk.backing_volume.empty()) {
+            virt::StorageVol base = m_conn.find_volume(m_pool, disk.backing_volume);
+            if (!base) throw Error("base image volume " + disk.backing_volume + " is missing from pool " + m_plan.pool);
+            backing_path = virt::volume_path(base);
+            sized.capacity_bytes = std::max(disk.capacity_bytes, virt::capacity(base));
+            for (const auto& img : m_plan.images)
+                if (img.volume == disk.backing_volume) backing_format = img.format;
+        }
+        virt::StorageVol vol = m_conn.create_volume(m_pool, volume_xml(sized, backing_path, backing_format));
+        m_store.upsert_volume({m_plan.lab, vm.seat, m_plan.pool, disk.volume, virt::volume_path(vol), "disk"});
+        result.created.push_back("volume " + disk.volume);
+    }
+
+    virt::Connection& m_conn;
+    StateStore& m_store;
+    const Plan& m_plan;
+    const virt::StoragePool& m_pool;
+    const UpOptions& m_options;
+};
+
+virt::StoragePool ensure_pool(virt::Connection& conn, const Plan& plan) {
+    virt::StoragePool pool = conn.find_pool(plan.pool);
+    if (!pool) {
+        spdlog::info("creating storage pool {} at {}", plan.pool, plan.pool_path);
+        pool = conn.define_pool(pool_xml(plan.pool, plan.pool_path));
+        virt::build(pool);
+    }
+    if (!virt::is_active(pool)) virt::start(pool);
+    virt::set_autostart(pool, virt::Autostart::yes);
+    return pool;
+}
+
+// Waits until every planned address is leased to its MAC; fails the seats that miss.
+void wait_for_leases(virt::Connection& conn, const Plan& plan, std::chrono::seconds timeout, UpReport& report) {
+    struct Wanted {
+        unsigned seat;
+        std::string domain, network, mac, ip;
+    };
+    std::vector<Wanted> pending;
+    for (const auto& seat : plan.seats) {
+        if (!report.seats[seat.number - 1].ok) continue;
+        for (const auto& vm : seat.vms)
+            for (const auto& nic : vm.nics) {
+                const bool dhcp = std::any_of(seat.networks.begin(), seat.networks.end(),
+                                              [&](const PlannedNetwork& n) { return n.libvirt_name == nic.network && n.dhcp_first; }) ||
+                                  std::any_of(plan.shared_networks.begin(), plan.shared_networks.end(),
+                                              [&](const PlannedNetwork& n) { return n.libvirt_name == nic.network && n.dhcp_first; });
+                if (nic.ip && dhcp) pending.push_back({seat.number, vm.domain, nic.network, nic.mac, to_string(*nic.ip)});
+            }
+    }
+    const std::size_t total = pending.size();
+    spdlog::info("waiting for {} DHCP leases (up to {} s)", total, timeout.count());
+    const auto start = Clock::now();
+    const auto deadline = start + timeout;
+    while (!pending.empty() && Clock::now() < deadline) {
+        std::set<std::string> networks;
+        for (const auto& w : pending) networks.insert(w.network);
+        std::set<std::pair<std::string, std::string>> leased;  // (mac, ip)
+        for (const auto& name : networks)
+            if (virt::Network net = conn.find_network(name))
+                for (const auto& lease : virt::dhcp_leases(net)) leased.insert({lease.mac, lease.ip});
+        std::erase_if(pending, [&](const Wanted& w) { return leased.count({w.mac, w.ip}) > 0; });
+        if (!pending.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    if (pending.empty()) {
+        spdlog::info("all {} leases in {:.1f} s", total, seconds_since(start));
+        return;
+    }
+    for (const auto& w : pending) {
+        SeatResult& seat = report.seats[w.seat - 1];
+        seat.ok = false;
+        seat.error += (seat.error.empty() ? "" : "; ") + w.domain + " got no DHCP lease for " + w.ip + " within " +
+                      std::to_string(timeout.count()) + " s (serial console log: " + plan.pool_path + "/" + w.domain +
+                      ".console.log)";
+    }
+}
+
+}  // namespace
+
+std::size_t UpReport::failed() const {
+    return static_cast<std::size_t>(std::count_if(seats.begin(), seats.end(), [](const SeatResult& s) { return !s.ok; }));
+}
+
+UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& options, const SeatProgress& progress) {
+    const auto started = Clock::now();
+    m_store.upsert_lab({plan.lab, plan.title, m_conn.uri(), plan.pool, plan.pool_path, lab.source_text, plan.spec_hash,
+                        lab.source_file, 0, 0, static_cast<unsigned>(plan.seats.size())});
+
+    virt::StoragePool pool = ensure_pool(m_conn, plan);
+    for (const auto& image : plan.images) {
+        if (import_image(m_conn, pool, image) == Imported::now) spdlog::info("imported base image {}", image.volume);
+        const virt::StorageVol vol = m_conn.find_volume(pool, image.volume);
+        m_store.upsert_volume({plan.lab, 0, plan.pool, image.volume, virt::volume_path(vol), "base"});
+    }
+    SeatBuilder builder(m_conn, m_store, plan, pool, options);
+    SeatResult shared;
+    for (const auto& net : plan.shared_networks) builder.ensure_network(net, 0, shared);
+
+    UpReport report;
+    report.seats.resize(plan.seats.size());
+    std::atomic<std::size_t> next{0};
+    std::size_t done = 0;
+    std::mutex progress_mutex;
+    auto worker = [&] {
+        for (std::size_t i = next++; i < plan.seats.size(); i = next++) {
+            const PlannedSeat& seat = plan.seats[i];
+            SeatResult& result = report.seats[i];
+            result.seat = seat.number;
+            const auto seat_start = Clock::now();
+            try {
+                m_store.upsert_seat({plan.lab, seat.number, "pending", "", "", "", 0});
+                for (const auto& net : seat.networks) builder.ensure_network(net, seat.number, result);
+                for (const auto& vm : seat.vms) builder.ensure_vm(vm, result);
+                result.ok = true;
+            } catch (const std::exception& e) {
+                result.error = e.what();
+            }
+            result.seconds = seconds_since(seat_start);
+            std::lock_guard lock(progress_mutex);
+            ++done;
+            if (progress) progress(result, done, plan.seats.size());
+        }
+    };
+    const unsigned threads = std::max(1u, std::min<unsigned>(options.jobs, static_cast<unsigned>(plan.seats.size())));
+    std::vector<std::thread> pool_threads;
+    for (unsigned t = 0; t < threads; ++t) pool_threads.emplace_back(worker);
+    for (auto& t : pool_threads) t.join();
+
+    if (options.wait_ip) wait_for_leases(m_conn, plan, *options.wait_ip, report);
+
+    for (const auto& result : report.seats) {
+        m_store.upsert_seat({plan.lab, result.seat, result.ok ? "ready" : "failed", result.error, "", "", 0});
+        m_store.add_event({0, 0, plan.lab, result.seat, "", "up", result.ok ? "ok" : "failed",
+                           result.ok ? std::to_string(result.created.size()) + " created, " +
+                                           std::to_string(result.kept.size()) + " kept"
+                                     : result.error,
+                           "", static_cast<std::int64_t>(result.seconds * 1000)});
+    }
+    spdlog::debug("up of {} took {:.2f} s", plan.lab, seconds_since(started));
+    return report;
+}
+
+}  // namespace vmlab

@@ -1,0 +1,213 @@
+// The engine against libvirt's test driver: up, re-run, a seat that fails half-way, drift,
+// down, and never touching what another lab or a person created.
+
+#include "vmlab/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "vmlab/loader.hpp"
+#include "vmlab/xml.hpp"
+
+namespace {
+
+using namespace vmlab;
+namespace fs = std::filesystem;
+
+constexpr const char* uri = "test:///default";
+
+bool contains(const std::vector<std::string>& list, const std::string& item) {
+    return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+class EngineTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir = fs::temp_directory_path() / ("vmlab-engine-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" + std::to_string(::getpid()));
+        fs::create_directories(dir);
+        std::ofstream(dir / "vmlinuz") << "kernel";
+        std::ofstream(dir / "initrd.img") << "initrd";
+        std::ofstream(dir / "base.qcow2") << "not really qcow2, the test driver stores no data";
+        lab_name = "e" + std::to_string(::getpid() % 100000) + "-" + std::to_string(counter++);
+    }
+
+    void TearDown() override {
+        for (const std::string& lab : {lab_name, std::string("other-") + lab_name}) {
+            Engine engine(conn, store);
+            engine.down(lab, KeepImages::no);
+        }
+        for (const auto& domain : conn.all_domains())
+            if (virt::name(domain).starts_with("foreign-") || virt::name(domain).starts_with(lab_name)) {
+                virt::destroy(domain);
+                virt::undefine(domain);
+            }
+        fs::remove_all(dir);
+    }
+
+    LabSpec load(const std::string& name, unsigned seats, const std::string& memory = "128MiB") {
+        const std::string text = "[lab]\nname = \"" + name + "\"\nseats = " + std::to_string(seats) +
+                                 "\ncidr = \"10.230.0.0/16\"\nstorage = \"" + (dir / ("pool-" + name)).string() +
+                                 "\"\n[templates.tiny]\nkernel = \"vmlinuz\"\ninitrd = \"initrd.img\"\n"
+                                 "image = \"base.qcow2\"\nformat = \"raw\"\nmemory = \"" + memory +
+                                 "\"\n[networks.lan]\n[vms.a]\ntemplate = \"tiny\"\n[vms.b]\ntemplate = \"tiny\"\ndisks = [\"1GiB\"]\n";
+        LoadResult result = load_lab_text(text, dir / (name + ".toml"));
+        for (const auto& d : result.diagnostics) ADD_FAILURE() << format(d);
+        return *result.lab;
+    }
+
+    UpReport up(const LabSpec& lab, Recreate recreate = Recreate::no) {
+        Engine engine(conn, store);
+        UpOptions options;
+        options.domain_type = "test";
+        options.recreate = recreate;
+        return engine.up(lab, make_plan(lab), options);
+    }
+
+    static inline int counter = 0;
+    fs::path dir;
+    std::string lab_name;
+    virt::Connection conn = virt::Connection::open(uri);
+    StateStore store = StateStore::open(fs::temp_directory_path() / ("vmlab-engine-" + std::to_string(::getpid()) + ".db"));
+};
+
+TEST_F(EngineTest, UpCreatesEverySeatAndRunsEveryVm) {
+    const LabSpec lab = load(lab_name, 3);
+    const UpReport report = up(lab);
+    ASSERT_EQ(report.failed(), 0u);
+    ASSERT_EQ(report.seats.size(), 3u);
+    for (const auto& seat : report.seats) {
+        EXPECT_TRUE(seat.ok) << seat.error;
+        EXPECT_TRUE(contains(seat.created, "network vmlab-" + lab_name + "-s0" + std::to_string(seat.seat) + "-lan"));
+    }
+    for (unsigned seat = 1; seat <= 3; ++seat)
+        for (const char* vm : {"a", "b"}) {
+            virt::Domain domain = conn.find_domain(domain_name(lab_name, seat, vm));
+            ASSERT_TRUE(domain);
+            EXPECT_EQ(virt::state(domain), virt::DomainState::running);
+            const auto metadata = parse_vm_metadata(*virt::domain_metadata(domain));
+            ASSERT_TRUE(metadata);
+            EXPECT_EQ(metadata->lab, lab_name);
+            EXPECT_EQ(metadata->seat, seat);
+        }
+    virt::StoragePool pool = conn.find_pool(pool_name(lab_name));
+    ASSERT_TRUE(pool);
+    EXPECT_TRUE(conn.find_volume(pool, "base-tiny.raw"));
+    EXPECT_TRUE(conn.find_volume(pool, domain_name(lab_name, 2, "b") + "-data1.qcow2"));
+
+    EXPECT_EQ(store.vms(lab_name).size(), 6u);
+    EXPECT_EQ(store.networks(lab_name).size(), 3u);
+    Engine engine(conn, store);
+    const auto rows = engine.status(lab_name);
+    ASSERT_EQ(rows.size(), 6u);
+    EXPECT_EQ(rows[0].state, "running");
+    EXPECT_EQ(rows[0].ips, "10.230.0.10");
+    const HostComparison cmp = engine.compare(make_plan(lab));
+    EXPECT_TRUE(cmp.create.empty());
+    EXPECT_TRUE(cmp.change.empty());
+    EXPECT_TRUE(cmp.conflicts.empty());
+}
+
+TEST_F(EngineTest, SecondUpKeepsEverything) {
+    const LabSpec lab = load(lab_name, 2);
+    ASSERT_EQ(up(lab).failed(), 0u);
+    const UpReport again = up(lab);
+    ASSERT_EQ(again.failed(), 0u);
+    for (const auto& seat : again.seats) {
+        EXPECT_TRUE(seat.created.empty());
+        EXPECT_EQ(seat.kept.size(), 3u);  // one network, two domains
+    }
+}
+
+TEST_F(EngineTest, FailedSeatDoesNotStopOthersAndReRunFinishesIt) {
+    const LabSpec lab = load(lab_name, 3);
+    // A domain someone else made, with the name seat 2 wants: vmlab must not touch it.
+    const std::string taken = domain_name(lab_name, 2, "b");
+    conn.define_domain("<domain type='test'><name>" + taken + "</name><memory>65536</memory><os><type>hvm</type></os></domain>");
+
+    const UpReport first = up(lab);
+    EXPECT_EQ(first.failed(), 1u);
+    EXPECT_TRUE(first.seats[0].ok);
+    EXPECT_FALSE(first.seats[1].ok);
+    EXPECT_TRUE(first.seats[2].ok);
+    EXPECT_NE(first.seats[1].error.find("is not part of lab"), std::string::npos) << first.seats[1].error;
+    // Half-way: seat 2's network and first VM exist.
+    EXPECT_TRUE(conn.find_network("vmlab-" + lab_name + "-s02-lan"));
+    EXPECT_TRUE(conn.find_domain(domain_name(lab_name, 2, "a")));
+    // Foreign domain untouched: still there, not started.
+    virt::Domain foreign = conn.find_domain(taken);
+    ASSERT_TRUE(foreign);
+    EXPECT_FALSE(virt::domain_metadata(foreign));
+    EXPECT_EQ(store.seats(lab_name)[1].state, "failed");
+
+    virt::undefine(foreign);
+    const UpReport second = up(lab);
+    EXPECT_EQ(second.failed(), 0u);
+    EXPECT_TRUE(contains(second.seats[1].created, "domain " + taken));
+    EXPECT_TRUE(contains(second.seats[1].kept, "domain " + domain_name(lab_name, 2, "a")));
+    EXPECT_EQ(store.seats(lab_name)[1].state, "ready");
+}
+
+TEST_F(EngineTest, DriftIsReportedAndReplacedOnlyOnRequest) {
+    ASSERT_EQ(up(load(lab_name, 1)).failed(), 0u);
+    const LabSpec bigger = load(lab_name, 1, "256MiB");
+    const UpReport drift = up(bigger);
+    EXPECT_EQ(drift.seats[0].drifted.size(), 2u);
+    virt::Domain before = conn.find_domain(domain_name(lab_name, 1, "a"));
+    EXPECT_EQ(parse_vm_metadata(*virt::domain_metadata(before))->config_hash,
+              parse_vm_metadata(*virt::domain_metadata(before))->config_hash);
+
+    const UpReport replaced = up(bigger, Recreate::yes);
+    EXPECT_TRUE(replaced.seats[0].drifted.empty());
+    EXPECT_TRUE(contains(replaced.seats[0].created, "domain " + domain_name(lab_name, 1, "a")));
+    Engine engine(conn, store);
+    EXPECT_TRUE(engine.compare(make_plan(bigger)).change.empty());
+}
+
+TEST_F(EngineTest, DownRemovesOnlyThisLabAndProvesIt) {
+    const std::string other = "other-" + lab_name;
+    ASSERT_EQ(up(load(lab_name, 2)).failed(), 0u);
+    ASSERT_EQ(up(load(other, 1)).failed(), 0u);
+    conn.define_domain("<domain type='test'><name>foreign-" + lab_name +
+                       "</name><memory>65536</memory><os><type>hvm</type></os></domain>");
+
+    Engine engine(conn, store);
+    const DownReport report = engine.down(lab_name, KeepImages::no);
+    EXPECT_TRUE(report.leftovers.empty());
+    EXPECT_TRUE(contains(report.removed, "domain " + domain_name(lab_name, 1, "a")));
+    EXPECT_TRUE(contains(report.removed, "pool " + pool_name(lab_name)));
+    EXPECT_TRUE(engine.find_lab_objects(lab_name).empty());
+    EXPECT_FALSE(store.find_lab(lab_name));
+    EXPECT_FALSE(store.events(lab_name).empty());  // the audit history outlives the lab
+
+    EXPECT_TRUE(conn.find_domain("foreign-" + lab_name));
+    EXPECT_TRUE(conn.find_domain(domain_name(other, 1, "a")));
+    EXPECT_TRUE(conn.find_network("vmlab-" + other + "-s01-lan"));
+    EXPECT_EQ(engine.find_lab_objects(other).size(), 2u + 1u + 1u + 4u);  // domains, network, pool, volumes
+}
+
+TEST_F(EngineTest, DownWorksWithoutTheDatabase) {
+    ASSERT_EQ(up(load(lab_name, 2)).failed(), 0u);
+    StateStore empty = StateStore::open(dir / "fresh.db");
+    Engine engine(conn, empty);
+    const DownReport report = engine.down(lab_name, KeepImages::no);
+    EXPECT_TRUE(report.leftovers.empty());
+    EXPECT_EQ(std::count_if(report.removed.begin(), report.removed.end(),
+                            [](const std::string& r) { return r.starts_with("domain "); }),
+              4);
+    EXPECT_TRUE(engine.find_lab_objects(lab_name).empty());
+}
+
+TEST_F(EngineTest, DownKeepImagesKeepsOnlyBaseImages) {
+    ASSERT_EQ(up(load(lab_name, 1)).failed(), 0u);
+    Engine engine(conn, store);
+    const DownReport report = engine.down(lab_name, KeepImages::yes);
+    EXPECT_TRUE(report.leftovers.empty());
+    const auto left = engine.find_lab_objects(lab_name);
+    EXPECT_EQ(left, (std::vector<std::string>{"pool " + pool_name(lab_name), "volume base-tiny.raw"}));
+}
+
+}  // namespace

@@ -1,7 +1,10 @@
 #include <iostream>
+#include <optional>
 
 #include "app.hpp"
 #include "lab_file.hpp"
+#include "session.hpp"
+#include <spdlog/spdlog.h>
 #include "vmlab/loader.hpp"
 #include "vmlab/plan.hpp"
 #include "vmlab/plan_json.hpp"
@@ -58,15 +61,68 @@ void print_plan(std::ostream& out, const Plan& plan) {
         << format_size(t.image_bytes) << " of base images\n";
 }
 
+struct HostView {
+    Capacity capacity;
+    HostComparison comparison;
+};
+
+// The host's side of the plan; empty when it cannot be reached (the plan itself still prints).
+std::optional<HostView> look_at_host(const Plan& plan, const GlobalOptions& global) {
+    try {
+        virt::Connection conn = virt::Connection::open(plan.host_uri);
+        StateStore store = open_state(global);
+        Engine engine(conn, store);
+        return HostView{engine.capacity(plan), engine.compare(plan)};
+    } catch (const Error& e) {
+        spdlog::warn("host {} not reachable ({}); showing the plan without the host check", plan.host_uri, e.what());
+        return std::nullopt;
+    }
+}
+
+nlohmann::ordered_json host_json(const HostView& host) {
+    const Capacity& c = host.capacity;
+    return {{"memory", {{"host_bytes", c.host_memory_bytes}, {"host_free_bytes", c.host_free_memory_bytes},
+                        {"needed_bytes", c.needed_memory_bytes}, {"fits", c.memory_fits()}}},
+            {"cpus", {{"host", c.host_cpus}, {"vcpus", c.vcpus}}},
+            {"disk", {{"free_bytes", c.disk_free_bytes}, {"needed_now_bytes", c.disk_needed_now_bytes},
+                      {"worst_case_bytes", c.disk_worst_case_bytes}, {"fits", c.disk_fits()}}},
+            {"create", host.comparison.create}, {"keep", host.comparison.keep},
+            {"change", host.comparison.change}, {"conflicts", host.comparison.conflicts}};
+}
+
+void print_host(std::ostream& out, const HostView& host) {
+    const Capacity& c = host.capacity;
+    out << "Host memory: needs " << format_size(c.needed_memory_bytes) << " (guests + ~64MiB QEMU each) of "
+        << format_size(c.host_memory_bytes) << " (" << format_size(c.host_free_memory_bytes) << " free): "
+        << (c.memory_fits() ? "fits" : "DOES NOT FIT") << '\n';
+    out << "Host CPUs: " << c.vcpus << " vCPUs on " << c.host_cpus << " CPUs";
+    if (c.host_cpus && c.vcpus > c.host_cpus) out << " (" << (c.vcpus + c.host_cpus - 1) / c.host_cpus << "x overcommit)";
+    out << '\n';
+    out << "Disk: needs " << format_size(c.disk_needed_now_bytes) << " now, " << format_size(c.disk_worst_case_bytes)
+        << " if every disk fills; " << format_size(c.disk_free_bytes) << " free: " << (c.disk_fits() ? "fits" : "DOES NOT FIT")
+        << '\n';
+    const auto& cmp = host.comparison;
+    out << "up would create " << cmp.create.size() << ", keep " << cmp.keep.size() << ", change " << cmp.change.size()
+        << " objects" << (cmp.conflicts.empty() ? "" : "; CONFLICTS:") << '\n';
+    for (const auto& c2 : cmp.change) out << "  change " << c2 << '\n';
+    for (const auto& c2 : cmp.conflicts) out << "  conflict " << c2 << '\n';
+}
+
 int plan_command(const PlanOptions& options, const GlobalOptions& global) {
     LabSpec lab = load_lab_or_throw(options.file);
     if (!global.connect.empty()) lab.host_uri = global.connect;
     const Plan plan = make_plan(lab);
-    if (options.json)
-        std::cout << plan_to_json(plan).dump(2) << '\n';
-    else
+    const std::optional<HostView> host = options.offline ? std::nullopt : look_at_host(plan, global);
+    if (options.json) {
+        auto json = plan_to_json(plan);
+        json["host_check"] = host ? host_json(*host) : nlohmann::ordered_json(nullptr);
+        std::cout << json.dump(2) << '\n';
+    } else {
         print_plan(std::cout, plan);
-    return 0;
+        if (host) print_host(std::cout, *host);
+    }
+    const bool fits = !host || (host->capacity.memory_fits() && host->capacity.disk_fits() && host->comparison.conflicts.empty());
+    return static_cast<int>(fits ? ExitCode::ok : ExitCode::invalid);
 }
 
 }  // namespace

@@ -92,15 +92,19 @@ int up_command(const UpCliOptions& options, const GlobalOptions& global) {
     up.recreate = options.recreate ? Recreate::yes : Recreate::no;
     if (options.wait) up.wait_ip = parse_timeout(options.wait_ip);
     up.domain_type = choose_domain_type(lab.virtualization, probe_host(), conn.hypervisor_type());
-    const auto host = conn.host_info();
-    if (plan.totals.memory_bytes > host.memory_bytes)
-        throw Error("the lab needs " + format_size(plan.totals.memory_bytes) + " of guest memory but the host has " +
-                        format_size(host.memory_bytes),
+    Engine engine(conn, store);
+    const Capacity capacity = engine.capacity(plan);
+    if (!capacity.memory_fits())
+        throw Error("the lab needs " + format_size(capacity.needed_memory_bytes) + " of memory (guests and QEMU) but the host has " +
+                        format_size(capacity.host_memory_bytes),
                     "use fewer seats or smaller VMs (vmlab plan shows the totals)", ExitCode::invalid);
+    if (!capacity.disk_fits())
+        throw Error("the lab needs " + format_size(capacity.disk_needed_now_bytes) + " in " + plan.pool_path + " but only " +
+                        format_size(capacity.disk_free_bytes) + " are free",
+                    "free some space or set lab.storage to a larger file system", ExitCode::invalid);
     spdlog::info("bringing up {}: {} seats, {} VMs on {} (domain type {})", plan.lab, plan.seats.size(), plan.totals.vms,
                  conn.uri(), up.domain_type);
 
-    Engine engine(conn, store);
     const UpReport report = engine.up(lab, plan, up, make_progress());
 
     std::size_t drifted = 0;

@@ -1,3 +1,6 @@
+#include <sys/statvfs.h>
+
+#include <filesystem>
 #include <map>
 #include <pugixml.hpp>
 
@@ -73,6 +76,29 @@ std::vector<LabSummary> Engine::summaries() {
         out.push_back(std::move(summary));
     }
     return out;
+}
+
+Capacity Engine::capacity(const Plan& plan) {
+    Capacity c;
+    const virt::HostInfo host = m_conn.host_info();
+    c.host_memory_bytes = host.memory_bytes;
+    c.host_free_memory_bytes = host.free_memory_bytes;
+    c.host_cpus = host.cpus;
+    c.vcpus = plan.totals.vcpus;
+    c.needed_memory_bytes = plan.totals.memory_bytes + plan.totals.vms * qemu_overhead_bytes;
+    c.disk_worst_case_bytes = plan.totals.image_bytes + plan.totals.disk_bytes;
+    c.disk_needed_now_bytes = plan.totals.image_bytes + plan.totals.vms * (1ull << 20);  // fresh overlays are tiny
+    if (virt::StoragePool pool = m_conn.find_pool(plan.pool); pool && virt::is_active(pool)) {
+        c.disk_free_bytes = virt::info(pool).available_bytes;
+    } else {
+        // The pool's directory may not exist yet: its nearest existing parent's file system.
+        std::filesystem::path dir = plan.pool_path;
+        std::error_code ec;
+        while (!dir.empty() && !std::filesystem::exists(dir, ec) && dir != dir.parent_path()) dir = dir.parent_path();
+        struct statvfs fs {};
+        if (::statvfs(dir.c_str(), &fs) == 0) c.disk_free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    }
+    return c;
 }
 
 HostComparison Engine::compare(const Plan& plan) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <set>
@@ -88,7 +89,10 @@ public:
         VmRecord record{m_plan.lab, vm.seat, vm.spec_name, vm.domain, uuid_of(domain), vm.config_hash,
                         "fresh-overlay", "defined", planned_ips(vm), to_string(vm.console.kind), 0};
         m_store.upsert_vm(record);
-        if (!virt::is_active(domain)) virt::start(domain);
+        if (!virt::is_active(domain)) {
+            virt::start(domain);
+            result.started.push_back(vm.domain);
+        }
         record.state = "running";
         m_store.upsert_vm(record);
     }
@@ -131,11 +135,18 @@ virt::StoragePool ensure_pool(virt::Connection& conn, const Plan& plan) {
     return pool;
 }
 
-// Waits until every planned address is leased to its MAC; fails the seats that miss.
-void wait_for_leases(virt::Connection& conn, const Plan& plan, std::chrono::seconds timeout, UpReport& report) {
+// dnsmasq's lease time, which libvirt keeps when the network XML sets none.
+constexpr std::int64_t lease_seconds = 3600;
+
+// Waits until every planned address is leased to its MAC; fails the seats that miss. A guest
+// started by this run must hold a lease granted after `since` (with fixed MACs, the lease of
+// the previous boot stays listed for an hour).
+void wait_for_leases(virt::Connection& conn, const Plan& plan, std::chrono::seconds timeout, std::int64_t since,
+                     UpReport& report) {
     struct Wanted {
         unsigned seat;
         std::string domain, network, mac, ip;
+        std::int64_t min_expiry;
     };
     std::vector<Wanted> pending;
     for (const auto& seat : plan.seats) {
@@ -146,7 +157,11 @@ void wait_for_leases(virt::Connection& conn, const Plan& plan, std::chrono::seco
                                               [&](const PlannedNetwork& n) { return n.libvirt_name == nic.network && n.dhcp_first; }) ||
                                   std::any_of(plan.shared_networks.begin(), plan.shared_networks.end(),
                                               [&](const PlannedNetwork& n) { return n.libvirt_name == nic.network && n.dhcp_first; });
-                if (nic.ip && dhcp) pending.push_back({seat.number, vm.domain, nic.network, nic.mac, to_string(*nic.ip)});
+                const auto& started = report.seats[seat.number - 1].started;
+                const bool fresh = std::find(started.begin(), started.end(), vm.domain) != started.end();
+                if (nic.ip && dhcp)
+                    pending.push_back({seat.number, vm.domain, nic.network, nic.mac, to_string(*nic.ip),
+                                       fresh ? since + lease_seconds - 5 : 0});
             }
     }
     const std::size_t total = pending.size();
@@ -156,11 +171,14 @@ void wait_for_leases(virt::Connection& conn, const Plan& plan, std::chrono::seco
     while (!pending.empty() && Clock::now() < deadline) {
         std::set<std::string> networks;
         for (const auto& w : pending) networks.insert(w.network);
-        std::set<std::pair<std::string, std::string>> leased;  // (mac, ip)
+        std::map<std::pair<std::string, std::string>, std::int64_t> leased;  // (mac, ip) -> expiry
         for (const auto& name : networks)
             if (virt::Network net = conn.find_network(name))
-                for (const auto& lease : virt::dhcp_leases(net)) leased.insert({lease.mac, lease.ip});
-        std::erase_if(pending, [&](const Wanted& w) { return leased.count({w.mac, w.ip}) > 0; });
+                for (const auto& lease : virt::dhcp_leases(net)) leased[{lease.mac, lease.ip}] = lease.expiry_time;
+        std::erase_if(pending, [&](const Wanted& w) {
+            const auto it = leased.find({w.mac, w.ip});
+            return it != leased.end() && it->second >= w.min_expiry;
+        });
         if (!pending.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     if (pending.empty()) {
@@ -184,6 +202,7 @@ std::size_t UpReport::failed() const {
 
 UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& options, const SeatProgress& progress) {
     const auto started = Clock::now();
+    const std::int64_t started_wall = std::time(nullptr);
     m_store.upsert_lab({plan.lab, plan.title, m_conn.uri(), plan.pool, plan.pool_path, lab.source_text, plan.spec_hash,
                         lab.source_file, 0, 0, static_cast<unsigned>(plan.seats.size())});
 
@@ -227,7 +246,7 @@ UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& optio
     for (unsigned t = 0; t < threads; ++t) pool_threads.emplace_back(worker);
     for (auto& t : pool_threads) t.join();
 
-    if (options.wait_ip) wait_for_leases(m_conn, plan, *options.wait_ip, report);
+    if (options.wait_ip) wait_for_leases(m_conn, plan, *options.wait_ip, started_wall, report);
 
     for (const auto& result : report.seats) {
         m_store.upsert_seat({plan.lab, result.seat, result.ok ? "ready" : "failed", result.error, "", "", 0});

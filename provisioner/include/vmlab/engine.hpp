@@ -29,6 +29,7 @@ struct SeatResult {
     bool ok = false;
     std::string error;          // what failed, for which VM, and why
     std::vector<std::string> created, kept, drifted;
+    std::vector<std::string> started;  // domains this run powered on
     double seconds = 0;
 };
 
@@ -57,6 +58,20 @@ struct HostComparison {
     std::vector<std::string> create, keep, change, conflicts;
 };
 
+// Whether a plan fits the host: memory (guest memory plus QEMU's own per-VM overhead), CPUs
+// (overcommit is allowed but shown), and disk where the pool lives (base images plus the
+// worst case of every overlay filling up).
+struct Capacity {
+    std::uint64_t host_memory_bytes = 0, host_free_memory_bytes = 0, needed_memory_bytes = 0;
+    unsigned host_cpus = 0;
+    std::uint64_t vcpus = 0;
+    std::uint64_t disk_free_bytes = 0, disk_needed_now_bytes = 0, disk_worst_case_bytes = 0;
+    bool memory_fits() const { return needed_memory_bytes <= host_memory_bytes; }
+    bool disk_fits() const { return disk_needed_now_bytes <= disk_free_bytes; }
+};
+
+inline constexpr std::uint64_t qemu_overhead_bytes = 64ull << 20;  // measured: ~60 MiB per TCG guest
+
 struct DownReport {
     std::vector<std::string> removed;
     std::vector<std::string> leftovers;  // found by a fresh scan through libvirt after removal
@@ -71,6 +86,7 @@ public:
     std::vector<VmStatus> status(const std::string& lab);
     std::vector<LabSummary> summaries();
     HostComparison compare(const Plan& plan);
+    Capacity capacity(const Plan& plan);
 
     // Every object of the lab that libvirt knows: domains and networks by vmlab metadata,
     // the lab's pool and its volumes. Names, prefixed by kind ("domain ", "network ", ...).

@@ -48,9 +48,13 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
+    // Keys and names are short: a long word is no typo of one, and the distance is quadratic.
+    constexpr std::size_t max_length = 64;
+    if (word.size() > max_length) return {};
     std::string best;
     std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
     for (const auto& c : candidates) {
+        if (c.size() > max_length) continue;
         const std::size_t d = edit_distance(word, c);
         if (d < best_distance) best_distance = d, best = c;
     }
@@ -112,8 +116,16 @@ public:
 
     const toml::node* node(const std::string& key) {
         m_known.push_back(key);
+        if (m_originals) {
+            const auto it = m_originals->find(key);
+            return it == m_originals->end() ? nullptr : it->second;
+        }
         return m_table.get(key);
     }
+
+    // Read values from these nodes instead of the table's copies: toml++ does not copy a node's
+    // source, and merged templates need it for positions and for paths relative to their file.
+    void read_values_from(const std::map<std::string, const toml::node*>& originals) { m_originals = &originals; }
 
     SourcePos key_pos(const std::string& key) const {
         for (auto&& [k, v] : m_table)
@@ -247,6 +259,7 @@ private:
     std::string m_context;
     Sink& m_sink;
     std::vector<std::string> m_known;
+    const std::map<std::string, const toml::node*>* m_originals = nullptr;
 };
 
 const Choices<Firmware> firmware_choices{{"bios", Firmware::bios}, {"uefi", Firmware::uefi}};
@@ -523,14 +536,15 @@ private:
         if (m_failed_templates.count(name)) return nullptr;
         std::vector<std::string> chain;
         toml::table merged;
-        if (!merge_template(name, used_at, chain, merged)) {
+        std::map<std::string, const toml::node*> originals;
+        if (!merge_template(name, used_at, chain, merged, originals)) {
             m_failed_templates.insert(name);
             return nullptr;
         }
         TemplateSpec tpl;
         tpl.name = name;
         tpl.where = m_template_pos[name];
-        if (!read_template(merged, tpl)) {
+        if (!read_template(merged, originals, tpl)) {
             m_failed_templates.insert(name);
             return nullptr;
         }
@@ -539,7 +553,7 @@ private:
     }
 
     bool merge_template(const std::string& name, const SourcePos& used_at, std::vector<std::string>& chain,
-                        toml::table& merged) {
+                        toml::table& merged, std::map<std::string, const toml::node*>& originals) {
         if (std::find(chain.begin(), chain.end(), name) != chain.end()) {
             std::string cycle;
             for (auto& c : chain) cycle += c + " -> ";
@@ -551,14 +565,14 @@ private:
         chain.push_back(name);
         if (const toml::node* parent = t->get("extends")) {
             if (auto pname = parent->value<std::string>(); parent->is_string() && pname) {
-                if (!merge_template(*pname, m_sink.where(*parent), chain, merged)) return false;
+                if (!merge_template(*pname, m_sink.where(*parent), chain, merged, originals)) return false;
             } else {
                 m_sink.error(m_sink.where(*parent), "extends: expected a template name, found " + type_name(*parent));
                 return false;
             }
         }
         for (auto&& [k, v] : *t)
-            if (k.str() != "extends") merged.insert_or_assign(k, v);
+            if (k.str() != "extends") merged.insert_or_assign(k, v), originals[std::string(k.str())] = &v;
         return true;
     }
 
@@ -572,6 +586,8 @@ private:
             m_sink.error(used_at, name_rule("template name", name, max_template_name));
             return nullptr;
         }
+        // A file shared by several chains is read (and its problems reported) once.
+        if (const auto it = m_file_templates.find(name); it != m_file_templates.end()) return it->second;
         std::vector<fs::path> dirs{m_file.parent_path() / "templates", m_file.parent_path() / ".." / "templates"};
         dirs.insert(dirs.end(), m_options.template_dirs.begin(), m_options.template_dirs.end());
         std::string searched;
@@ -582,7 +598,7 @@ private:
             if (!fs::is_regular_file(candidate, ec)) continue;
             if (fs::file_size(candidate, ec) > max_lab_file_bytes) {
                 m_sink.error(used_at, "template file " + candidate.string() + " is larger than 1 MiB");
-                return nullptr;
+                return m_file_templates[name] = nullptr;
             }
             std::ifstream in(candidate, std::ios::binary);
             std::stringstream text;
@@ -591,9 +607,10 @@ private:
                 m_template_files.push_back(toml::parse(text.str(), candidate.string()));
             } catch (const toml::parse_error& e) {
                 m_sink.error(m_sink.where(e.source()), "invalid TOML: " + std::string(e.description()));
-                return nullptr;
+                return m_file_templates[name] = nullptr;
             }
             const toml::table& t = m_template_files.back();
+            m_file_templates[name] = &t;
             m_template_pos[name] = SourcePos{candidate.string(), 1, 1};
             check_template_keys(t, "template " + name);
             return &t;
@@ -634,10 +651,12 @@ private:
         }
     }
 
-    bool read_template(const toml::table& merged, TemplateSpec& tpl) {
+    bool read_template(const toml::table& merged, const std::map<std::string, const toml::node*>& originals,
+                       TemplateSpec& tpl) {
         const std::size_t errors_before = error_count();
         const std::string ctx = "template " + tpl.name;
         TableReader r(merged, ctx, m_sink);
+        r.read_values_from(originals);
         for (const auto& key : template_keys()) r.node(key);  // unknown keys were reported per file
         tpl.image = file_path(r, "image");
         if (auto v = r.choice("format", format_choices)) tpl.image_format = *v;
@@ -729,7 +748,10 @@ private:
                 const NetworkSpec* net = lab.find_network(nic.network);
                 if (!net || !nic.host) continue;
                 const AddressRange range = static_range(*net);
-                if (*nic.host < range.first || *nic.host > range.last)
+                if (net->scope == NetworkScope::lab && lab.seats > 1)
+                    m_sink.error(nic.where, "vms." + vm.name + ": a fixed address on lab-wide network '" + net->name +
+                                                "' would be the same in every seat; drop it to get one address per seat");
+                else if (*nic.host < range.first || *nic.host > range.last)
                     m_sink.error(nic.where, "vms." + vm.name + ": address " + std::to_string(*nic.host) + " does not fit network '" +
                                                 net->name + "' (/" + std::to_string(net->prefix) + "): use " +
                                                 std::to_string(range.first) + " to " + std::to_string(range.last) +
@@ -753,6 +775,18 @@ private:
                 used[net->name].insert(host);
                 nic.host = host;
             }
+        // On a lab-wide network every seat's NICs share one subnet: seat N takes the block of
+        // addresses after seat N-1's (the planner adds (N-1) * NICs-per-seat to each host number).
+        for (const auto& net : lab.networks) {
+            if (net.scope != NetworkScope::lab || !net.dhcp || lab.seats < 2 || used[net.name].empty()) continue;
+            const AddressRange range = static_range(net);
+            const std::uint64_t last = *used[net.name].rbegin() + std::uint64_t{lab.seats - 1} * used[net.name].size();
+            if (last > range.last)
+                m_sink.error(net.where, "networks." + net.name + ": " + std::to_string(lab.seats) + " seats x " +
+                                            std::to_string(used[net.name].size()) + " NICs need host numbers up to " +
+                                            std::to_string(last) + " but the addresses below the DHCP pool end at " +
+                                            std::to_string(range.last) + "; use a larger subnet (a smaller prefix)");
+        }
     }
 
     static std::string name_rule(const std::string& what, const std::string& name, std::size_t max) {
@@ -777,6 +811,7 @@ private:
     const LoadOptions& m_options;
     const toml::table* m_inline_templates = nullptr;
     std::deque<toml::table> m_template_files;
+    std::map<std::string, const toml::table*> m_file_templates;  // by name; nullptr: unreadable
     std::map<std::string, SourcePos> m_template_pos;
     std::set<std::string> m_failed_templates;
     bool m_has_cidr = false;

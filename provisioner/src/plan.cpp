@@ -169,6 +169,13 @@ Plan make_plan(const LabSpec& lab) {
         return std::string{};
     };
 
+    // Lab-wide networks: seat N's NICs take the block of host numbers after seat N-1's.
+    std::map<std::string, std::uint32_t> nics_per_seat;
+    for (const auto& vm : lab.vms)
+        for (const auto& nic : vm.nics)
+            if (const NetworkSpec* net = lab.find_network(nic.network); net && net->scope == NetworkScope::lab && nic.host)
+                ++nics_per_seat[nic.network];
+
     std::size_t lab_index = 0;
     for (const auto& spec : lab.networks)
         if (spec.scope == NetworkScope::lab)
@@ -222,7 +229,10 @@ Plan make_plan(const LabSpec& lab) {
                 nic.network = net->libvirt_name;
                 nic.mac = mac_address(lab_hash, number, vm_index, nic_index);
                 nic.model = tpl.nic_model;
-                if (nic_spec.host) nic.ip = net->subnet.host(*nic_spec.host);
+                if (nic_spec.host) {
+                    const std::uint32_t offset = net->scope == NetworkScope::lab ? (number - 1) * nics_per_seat[nic_spec.network] : 0;
+                    nic.ip = net->subnet.host(*nic_spec.host + offset);
+                }
                 if (nic.ip && net->dhcp_first) net->hosts.push_back({nic.mac, *nic.ip, vm.domain});
                 vm.nics.push_back(nic);
             }

@@ -93,6 +93,14 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_lab_time ON events (lab, time);
 )sql",
+    // Seat access tokens, stored only as the hex SHA-256 of a 256-bit random token: unique, so
+    // a token names one seat. Emails are unique per lab.
+    R"sql(
+ALTER TABLE seats ADD COLUMN token_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE seats ADD COLUMN token_created_at INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX seats_by_token_hash ON seats (token_hash) WHERE token_hash <> '';
+CREATE UNIQUE INDEX seats_by_email ON seats (lab, lower(attendee_email)) WHERE attendee_email <> '';
+)sql",
 };
 static_assert(std::size(migrations) == StateStore::schema_version);
 
@@ -250,6 +258,26 @@ LabRecord read_lab(const Statement& row) {
             row.text(6), row.text(7), row.integer(8), row.integer(9), row.number(10)};
 }
 
+constexpr const char* seat_columns =
+    "lab, seat, state, error, attendee_name, attendee_email, last_reset_at, token_created_at";
+
+SeatRecord read_seat(const Statement& row) {
+    return {row.text(0),  row.number(1),  row.text(2),    row.text(3),
+            row.text(4),  row.text(5),    row.integer(6), row.integer(7)};
+}
+
+std::string seat_name(const std::string& lab, unsigned seat) {
+    return "seat " + std::to_string(seat) + " of lab " + lab;
+}
+
+// Throws unless the last statement changed a row.
+void require_changed(sqlite3* db, const std::string& lab, unsigned seat) {
+    if (sqlite3_changes(db) == 0)
+        throw Error(seat_name(lab, seat) + " is not in the state database",
+                    "`vmlab up` records a lab's seats; `vmlab seats " + lab + "` lists them",
+                    ExitCode::invalid);
+}
+
 }  // namespace
 
 void StateStore::Close::operator()(sqlite3* db) const noexcept {
@@ -378,10 +406,7 @@ void StateStore::upsert_seat(const SeatRecord& seat) {
     Statement(m_db.get(), m_path, R"sql(
         INSERT INTO seats (lab, seat, state, error, attendee_name, attendee_email, last_reset_at)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-        ON CONFLICT (lab, seat) DO UPDATE SET
-            state = excluded.state, error = excluded.error,
-            attendee_name = excluded.attendee_name, attendee_email = excluded.attendee_email,
-            last_reset_at = excluded.last_reset_at)sql")
+        ON CONFLICT (lab, seat) DO UPDATE SET state = excluded.state, error = excluded.error)sql")
         .bind(seat.lab, seat.seat, seat.state, seat.error, seat.attendee_name, seat.attendee_email,
               seat.last_reset_at)
         .step();
@@ -389,15 +414,120 @@ void StateStore::upsert_seat(const SeatRecord& seat) {
 
 std::vector<SeatRecord> StateStore::seats(const std::string& lab) {
     std::lock_guard lock(*m_mutex);
-    Statement query(m_db.get(), m_path, R"sql(
-        SELECT lab, seat, state, error, attendee_name, attendee_email, last_reset_at
-        FROM seats WHERE lab = ?1 ORDER BY seat)sql");
+    const auto sql = std::string("SELECT ") + seat_columns + " FROM seats WHERE lab = ?1 ORDER BY seat";
+    Statement query(m_db.get(), m_path, sql.c_str());
     query.bind(lab);
     std::vector<SeatRecord> result;
     while (query.step())
-        result.push_back({query.text(0), query.number(1), query.text(2), query.text(3),
-                          query.text(4), query.text(5), query.integer(6)});
+        result.push_back(read_seat(query));
     return result;
+}
+
+std::optional<SeatRecord> StateStore::find_seat(const std::string& lab, unsigned seat) {
+    std::lock_guard lock(*m_mutex);
+    const auto sql =
+        std::string("SELECT ") + seat_columns + " FROM seats WHERE lab = ?1 AND seat = ?2";
+    Statement query(m_db.get(), m_path, sql.c_str());
+    if (!query.bind(lab, seat).step())
+        return std::nullopt;
+    return read_seat(query);
+}
+
+void StateStore::set_attendee(const std::string& lab, unsigned seat, const std::string& name,
+                              const std::string& email) {
+    std::lock_guard lock(*m_mutex);
+    if (!email.empty()) {
+        Statement other(m_db.get(), m_path, R"sql(
+            SELECT seat FROM seats
+            WHERE lab = ?1 AND seat <> ?2 AND attendee_email <> '' AND lower(attendee_email) = lower(?3))sql");
+        if (other.bind(lab, seat, email).step())
+            throw Error("email " + email + " is already on " + seat_name(lab, other.number(0)),
+                        "`vmlab seats move` moves an attendee, `vmlab seats unassign` frees a seat",
+                        ExitCode::invalid);
+    }
+    Statement(m_db.get(), m_path, R"sql(
+        UPDATE seats SET attendee_name = ?3, attendee_email = ?4 WHERE lab = ?1 AND seat = ?2)sql")
+        .bind(lab, seat, name, email)
+        .step();
+    require_changed(m_db.get(), lab, seat);
+}
+
+void StateStore::clear_attendee(const std::string& lab, unsigned seat) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, R"sql(
+        UPDATE seats SET attendee_name = '', attendee_email = '', token_hash = '',
+                         token_created_at = 0
+        WHERE lab = ?1 AND seat = ?2)sql")
+        .bind(lab, seat)
+        .step();
+    require_changed(m_db.get(), lab, seat);
+}
+
+void StateStore::move_attendee(const std::string& lab, unsigned from, unsigned to) {
+    transaction([&] {
+        const auto source = find_seat(lab, from);
+        const auto target = find_seat(lab, to);
+        if (!source || !target) {
+            const unsigned missing = source ? to : from;
+            throw Error(seat_name(lab, missing) + " is not in the state database",
+                        "`vmlab up` records a lab's seats; `vmlab seats " + lab + "` lists them",
+                        ExitCode::invalid);
+        }
+        if (from == to)
+            throw Error("cannot move " + seat_name(lab, from) + " onto itself", "",
+                        ExitCode::invalid);
+        if (source->attendee_email.empty() && source->attendee_name.empty())
+            throw Error(seat_name(lab, from) + " has no attendee to move", "", ExitCode::invalid);
+        if (!target->attendee_email.empty() || !target->attendee_name.empty())
+            throw Error(seat_name(lab, to) + " is assigned to " + target->attendee_name,
+                        "`vmlab seats unassign " + lab + " --seat " + std::to_string(to) +
+                            "` frees it first",
+                        ExitCode::invalid);
+        // Clear the source first: the unique indexes refuse the same email or token twice.
+        Statement read(m_db.get(), m_path, R"sql(
+            SELECT token_hash, token_created_at FROM seats WHERE lab = ?1 AND seat = ?2)sql");
+        read.bind(lab, from).step();
+        const std::string hash = read.text(0);
+        const std::int64_t created_at = read.integer(1);
+        clear_attendee(lab, from);
+        Statement(m_db.get(), m_path, R"sql(
+            UPDATE seats SET attendee_name = ?3, attendee_email = ?4, token_hash = ?5,
+                             token_created_at = ?6
+            WHERE lab = ?1 AND seat = ?2)sql")
+            .bind(lab, to, source->attendee_name, source->attendee_email, hash, created_at)
+            .step();
+    });
+}
+
+void StateStore::set_token_hash(const std::string& lab, unsigned seat, const std::string& hash,
+                                std::int64_t created_at) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, R"sql(
+        UPDATE seats SET token_hash = ?3, token_created_at = ?4 WHERE lab = ?1 AND seat = ?2)sql")
+        .bind(lab, seat, hash, hash.empty() ? std::int64_t{0} : created_at ? created_at : now())
+        .step();
+    require_changed(m_db.get(), lab, seat);
+}
+
+std::optional<unsigned> StateStore::seat_for_token_hash(const std::string& lab,
+                                                        const std::string& hash) {
+    std::lock_guard lock(*m_mutex);
+    if (hash.empty())
+        return std::nullopt;
+    Statement query(m_db.get(), m_path,
+                    "SELECT seat FROM seats WHERE lab = ?1 AND token_hash = ?2");
+    if (!query.bind(lab, hash).step())
+        return std::nullopt;
+    return query.number(0);
+}
+
+void StateStore::set_last_reset(const std::string& lab, unsigned seat, std::int64_t time) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path,
+              "UPDATE seats SET last_reset_at = ?3 WHERE lab = ?1 AND seat = ?2")
+        .bind(lab, seat, time ? time : now())
+        .step();
+    require_changed(m_db.get(), lab, seat);
 }
 
 void StateStore::upsert_vm(const VmRecord& vm) {

@@ -155,10 +155,11 @@ TEST_F(StateTest, UpsertUpdatesAndKeepsCreatedAtAndChildren) {
     EXPECT_EQ(store.find_lab("web"), changed);
     EXPECT_EQ(store.seats("web").size(), 1u);
 
-    store.upsert_seat({"web", 1, "ready", "", "Bob", "bob@example.org", 0});
+    store.set_attendee("web", 1, "Bob", "bob@example.org");
+    store.upsert_seat({"web", 1, "ready", "", "", "", 0});
     ASSERT_EQ(store.seats("web").size(), 1u);
     EXPECT_EQ(store.seats("web")[0].state, "ready");
-    EXPECT_EQ(store.seats("web")[0].attendee_name, "Bob");
+    EXPECT_EQ(store.seats("web")[0].attendee_name, "Bob") << "upsert_seat keeps the attendee";
 
     vmlab::VmRecord vm{
         "web", 1, "server", "web-s01-server", "u", "cfg1", "fresh-overlay", "running", "", "", 5};
@@ -388,6 +389,197 @@ TEST_F(StateTest, DefaultPathFollowsUserAndXdg) {
     ::setenv("XDG_DATA_HOME", dir.c_str(), 1);
     EXPECT_EQ(StateStore::default_path(), dir / "vmlab" / "state.db");
     ::unsetenv("XDG_DATA_HOME");
+}
+
+// --- Schema version 2: attendees and access tokens ----------------------------------------------
+
+// The schema as vmlab 0.1 (version 1) created it, to test the upgrade in place.
+constexpr const char* schema_v1 = R"sql(
+CREATE TABLE labs (name TEXT PRIMARY KEY NOT NULL, title TEXT NOT NULL, host_uri TEXT NOT NULL,
+    pool TEXT NOT NULL, pool_path TEXT NOT NULL, spec_text TEXT NOT NULL, spec_hash TEXT NOT NULL,
+    source_file TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    seats INTEGER NOT NULL);
+CREATE TABLE seats (lab TEXT NOT NULL REFERENCES labs (name) ON DELETE CASCADE,
+    seat INTEGER NOT NULL, state TEXT NOT NULL, error TEXT NOT NULL, attendee_name TEXT NOT NULL,
+    attendee_email TEXT NOT NULL, last_reset_at INTEGER NOT NULL, PRIMARY KEY (lab, seat));
+CREATE TABLE vms (lab TEXT NOT NULL REFERENCES labs (name) ON DELETE CASCADE,
+    seat INTEGER NOT NULL, vm TEXT NOT NULL, domain TEXT NOT NULL, uuid TEXT NOT NULL,
+    config_hash TEXT NOT NULL, baseline TEXT NOT NULL, state TEXT NOT NULL, ips TEXT NOT NULL,
+    console TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (lab, domain));
+CREATE TABLE networks (lab TEXT NOT NULL REFERENCES labs (name) ON DELETE CASCADE,
+    seat INTEGER NOT NULL, name TEXT NOT NULL, bridge TEXT NOT NULL, subnet TEXT NOT NULL,
+    PRIMARY KEY (lab, name));
+CREATE TABLE volumes (lab TEXT NOT NULL REFERENCES labs (name) ON DELETE CASCADE,
+    seat INTEGER NOT NULL, pool TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+    role TEXT NOT NULL, PRIMARY KEY (lab, pool, name));
+CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,
+    lab TEXT NOT NULL, seat INTEGER NOT NULL, vm TEXT NOT NULL, action TEXT NOT NULL,
+    result TEXT NOT NULL, detail TEXT NOT NULL, user TEXT NOT NULL, duration_ms INTEGER NOT NULL);
+CREATE INDEX events_by_lab_time ON events (lab, time);
+INSERT INTO labs VALUES ('web', 'Intro', 'qemu:///system', 'vmlab-web', '/srv/web', '', 'h',
+    'web.toml', 1700000000, 1700000000, 2);
+INSERT INTO seats VALUES ('web', 1, 'ready', '', 'Ada', 'ada@example.org', 1700000500);
+INSERT INTO seats VALUES ('web', 2, 'failed', 'disk full', '', '', 0);
+INSERT INTO events VALUES (NULL, 1700000000, 'web', 1, '', 'up', 'ok', '', 'root', 10);
+PRAGMA user_version = 1;
+)sql";
+
+void create_v1_database(const fs::path& path) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+              SQLITE_OK);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, schema_v1, nullptr, nullptr, &error), SQLITE_OK) << error;
+    sqlite3_free(error);
+    sqlite3_close_v2(db);
+}
+
+class SeatStateTest : public StateTest {
+protected:
+    void SetUp() override {
+        StateTest::SetUp();
+        store = std::make_unique<StateStore>(StateStore::open(db_path));
+        store->upsert_lab(lab("web"));
+        store->upsert_lab(lab("db"));
+        for (unsigned seat = 1; seat <= 3; ++seat) {
+            store->upsert_seat({"web", seat, "ready", "", "", "", 0});
+            store->upsert_seat({"db", seat, "ready", "", "", "", 0});
+        }
+    }
+    vmlab::SeatRecord seat(unsigned number, const std::string& lab_name = "web") {
+        auto record = store->find_seat(lab_name, number);
+        EXPECT_TRUE(record) << "seat " << number;
+        return record.value_or(vmlab::SeatRecord{});
+    }
+    std::unique_ptr<StateStore> store;
+};
+
+TEST_F(StateTest, MigratesVersion1DatabaseInPlace) {
+    create_v1_database(db_path);
+    ASSERT_EQ(user_version(db_path), 1);
+
+    auto store = StateStore::open(db_path);
+    EXPECT_EQ(user_version(db_path), 2);
+    EXPECT_EQ(store.seats("web"),
+              (std::vector<vmlab::SeatRecord>{
+                  {"web", 1, "ready", "", "Ada", "ada@example.org", 1700000500, 0},
+                  {"web", 2, "failed", "disk full", "", "", 0, 0}}));
+    EXPECT_EQ(store.events("web").size(), 1u);
+    EXPECT_EQ(store.find_lab("web")->seats, 2u);
+
+    // The new columns work on the upgraded file, and survive reopening.
+    store.set_token_hash("web", 1, "aa11", 1700000600);
+    EXPECT_EQ(store.seat_for_token_hash("web", "aa11"), 1u);
+    EXPECT_EQ(StateStore::open(db_path).find_seat("web", 1)->token_created_at, 1700000600);
+    EXPECT_EQ(user_version(db_path), StateStore::schema_version);
+}
+
+TEST_F(SeatStateTest, UpsertSeatKeepsAttendeeTokenAndLastReset) {
+    store->set_attendee("web", 2, "Ada", "ada@example.org");
+    store->set_token_hash("web", 2, "hash-2", 1700000600);
+    store->set_last_reset("web", 2, 1700000700);
+
+    // What `vmlab up` does on every run.
+    store->upsert_seat({"web", 2, "pending", "", "", "", 0});
+    store->upsert_seat({"web", 2, "failed", "boom", "", "", 0});
+
+    EXPECT_EQ(seat(2), (vmlab::SeatRecord{"web", 2, "failed", "boom", "Ada", "ada@example.org",
+                                          1700000700, 1700000600}));
+    EXPECT_EQ(store->seat_for_token_hash("web", "hash-2"), 2u);
+}
+
+TEST_F(SeatStateTest, FindsSeats) {
+    EXPECT_EQ(seat(3), (vmlab::SeatRecord{"web", 3, "ready", "", "", "", 0, 0}));
+    EXPECT_EQ(store->find_seat("web", 9), std::nullopt);
+    EXPECT_EQ(store->find_seat("nope", 1), std::nullopt);
+}
+
+TEST_F(SeatStateTest, SetsAndClearsAttendees) {
+    store->set_attendee("web", 1, "Ada", "ada@example.org");
+    EXPECT_EQ(seat(1).attendee_name, "Ada");
+    EXPECT_EQ(seat(1).attendee_email, "ada@example.org");
+    EXPECT_EQ(seat(1, "db").attendee_name, "") << "labs are separate";
+
+    store->set_attendee("web", 1, "Ada Lovelace", "Ada@Example.org");  // same seat: fine
+    EXPECT_EQ(seat(1).attendee_name, "Ada Lovelace");
+
+    store->set_token_hash("web", 1, "hash-1");
+    EXPECT_GT(seat(1).token_created_at, 0);
+    store->clear_attendee("web", 1);
+    EXPECT_EQ(seat(1), (vmlab::SeatRecord{"web", 1, "ready", "", "", "", 0, 0}));
+    EXPECT_EQ(store->seat_for_token_hash("web", "hash-1"), std::nullopt) << "clearing revokes the token";
+
+    EXPECT_THROW(store->set_attendee("web", 9, "Bob", "bob@example.org"), vmlab::Error);
+    EXPECT_THROW(store->clear_attendee("web", 9), vmlab::Error);
+    EXPECT_THROW(store->set_last_reset("web", 9, 1), vmlab::Error);
+    EXPECT_THROW(store->set_token_hash("web", 9, "h"), vmlab::Error);
+}
+
+TEST_F(SeatStateTest, EmailIsUniquePerLabInAnyCase) {
+    store->set_attendee("web", 1, "Ada", "ada@example.org");
+    try {
+        store->set_attendee("web", 2, "Ada again", "ADA@example.org");
+        FAIL() << "the same email on two seats";
+    } catch (const vmlab::Error& error) {
+        EXPECT_NE(std::string(error.what()).find("seat 1"), std::string::npos) << error.what();
+    }
+    EXPECT_EQ(seat(2).attendee_name, "");
+    store->set_attendee("db", 2, "Ada", "ada@example.org");  // another lab: fine
+    EXPECT_EQ(seat(2, "db").attendee_name, "Ada");
+}
+
+TEST_F(SeatStateTest, FindsSeatsByTokenHash) {
+    store->set_token_hash("web", 1, "hash-1");
+    store->set_token_hash("web", 2, "hash-2");
+    EXPECT_EQ(store->seat_for_token_hash("web", "hash-1"), 1u);
+    EXPECT_EQ(store->seat_for_token_hash("web", "hash-2"), 2u);
+    EXPECT_EQ(store->seat_for_token_hash("db", "hash-1"), std::nullopt) << "a token opens its own lab only";
+    EXPECT_EQ(store->seat_for_token_hash("web", ""), std::nullopt) << "no token is not a token";
+    EXPECT_EQ(store->seat_for_token_hash("web", "hash-3"), std::nullopt);
+
+    store->set_token_hash("web", 1, "hash-1b", 1700000900);  // rotation
+    EXPECT_EQ(store->seat_for_token_hash("web", "hash-1"), std::nullopt);
+    EXPECT_EQ(store->seat_for_token_hash("web", "hash-1b"), 1u);
+    EXPECT_EQ(seat(1).token_created_at, 1700000900);
+
+    EXPECT_THROW(store->set_token_hash("web", 3, "hash-2"), vmlab::Error) << "a hash names one seat";
+    store->set_token_hash("web", 2, "");
+    EXPECT_EQ(seat(2).token_created_at, 0);
+    EXPECT_EQ(store->seat_for_token_hash("web", "hash-2"), std::nullopt);
+}
+
+TEST_F(SeatStateTest, MovesAttendeeWithToken) {
+    store->set_attendee("web", 1, "Ada", "ada@example.org");
+    store->set_token_hash("web", 1, "hash-1", 1700000600);
+    store->set_last_reset("web", 1, 1700000700);
+    store->move_attendee("web", 1, 3);
+
+    EXPECT_EQ(seat(1), (vmlab::SeatRecord{"web", 1, "ready", "", "", "", 1700000700, 0}));
+    EXPECT_EQ(seat(3), (vmlab::SeatRecord{"web", 3, "ready", "", "Ada", "ada@example.org", 0, 1700000600}));
+    EXPECT_EQ(store->seat_for_token_hash("web", "hash-1"), 3u);
+}
+
+TEST_F(SeatStateTest, RefusesBadMovesAndChangesNothing) {
+    store->set_attendee("web", 1, "Ada", "ada@example.org");
+    store->set_token_hash("web", 1, "hash-1");
+    store->set_attendee("web", 2, "Bob", "bob@example.org");
+    const auto before = store->seats("web");
+
+    EXPECT_THROW(store->move_attendee("web", 1, 2), vmlab::Error) << "seat 2 is taken";
+    EXPECT_THROW(store->move_attendee("web", 3, 1), vmlab::Error) << "seat 3 has nobody";
+    EXPECT_THROW(store->move_attendee("web", 1, 1), vmlab::Error);
+    EXPECT_THROW(store->move_attendee("web", 1, 9), vmlab::Error);
+    EXPECT_EQ(store->seats("web"), before);
+}
+
+TEST_F(SeatStateTest, DeletingTheLabRemovesItsTokens) {
+    store->set_attendee("web", 1, "Ada", "ada@example.org");
+    store->set_token_hash("web", 1, "hash-1");
+    store->delete_lab("web");
+    EXPECT_EQ(store->seat_for_token_hash("web", "hash-1"), std::nullopt);
+    store->upsert_lab(lab("web"));
+    store->upsert_seat({"web", 1, "ready", "", "", "", 0});
+    EXPECT_EQ(seat(1).attendee_name, "");
 }
 
 }  // namespace

@@ -30,6 +30,9 @@ struct SeatRecord {
     std::string error;
     std::string attendee_name, attendee_email;
     std::int64_t last_reset_at = 0;
+    // When the seat's access token was issued; 0 = no token. The token itself is never stored,
+    // and its hash never leaves the store (see set_token_hash).
+    std::int64_t token_created_at = 0;
     friend bool operator==(const SeatRecord&, const SeatRecord&) = default;
 };
 
@@ -71,7 +74,7 @@ struct EventRecord {
 class StateStore {
 public:
     // PRAGMA user_version of a database this code has fully migrated.
-    static constexpr int schema_version = 1;
+    static constexpr int schema_version = 2;
 
     // Creates the file (0600) and its missing directories (0700), and migrates the schema.
     // Throws vmlab::Error if it cannot be opened, is locked, damaged, or newer than this code.
@@ -97,8 +100,30 @@ public:
     // Removes the lab with its seats, VMs, networks and volumes; its events stay.
     void delete_lab(const std::string& name);
 
+    // Inserts the seat, or updates only its state and error: the attendee, the token and the
+    // last reset are kept (`up` records seat states; the methods below change the rest).
+    // seat.token_created_at is ignored.
     void upsert_seat(const SeatRecord& seat);
     std::vector<SeatRecord> seats(const std::string& lab);
+    std::optional<SeatRecord> find_seat(const std::string& lab, unsigned seat);
+
+    // The methods below throw vmlab::Error if the seat is not recorded (`up` records it).
+    // Emails are unique per lab (ASCII case-insensitively); a duplicate throws.
+    // Sets the attendee and keeps the token; callers that change who sits there also replace
+    // or clear the token.
+    void set_attendee(const std::string& lab, unsigned seat, const std::string& name,
+                      const std::string& email);
+    // Clears the attendee and the token (the token stops working).
+    void clear_attendee(const std::string& lab, unsigned seat);
+    // Moves the attendee and the token to seat `to`, which must have no attendee.
+    void move_attendee(const std::string& lab, unsigned from, unsigned to);
+    // Stores the hex SHA-256 of the seat's new token (replacing the old one) and its time
+    // (0 = now). An empty hash clears the token.
+    void set_token_hash(const std::string& lab, unsigned seat, const std::string& hash,
+                        std::int64_t created_at = 0);
+    // The seat whose token has this hash, if any.
+    std::optional<unsigned> seat_for_token_hash(const std::string& lab, const std::string& hash);
+    void set_last_reset(const std::string& lab, unsigned seat, std::int64_t time);
 
     void upsert_vm(const VmRecord& vm);
     std::vector<VmRecord> vms(const std::string& lab);  // by seat, then vm

@@ -42,6 +42,12 @@ int run(int argc, char** argv) {
     add_up(app, global, action);
     add_status(app, global, action);
     add_down(app, global, action);
+    add_reset(app, global, action);
+    add_start(app, global, action);
+    add_stop(app, global, action);
+    add_console(app, global, action);
+    add_seats(app, global, action);
+    add_log(app, global, action);
 
     try {
         app.parse(argc, argv);

@@ -25,6 +25,12 @@ void add_plan(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_up(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_status(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_down(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_reset(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_start(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_stop(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_console(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_seats(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_log(CLI::App& app, const GlobalOptions& global, Action& action);
 
 int run(int argc, char** argv);
 

@@ -15,6 +15,7 @@ struct DownOptions {
     bool keep_images = false;
     bool json = false;
     unsigned jobs = 4;
+    bool no_wait = false;
 };
 
 int down_command(const DownOptions& options, const GlobalOptions& global) {
@@ -24,7 +25,8 @@ int down_command(const DownOptions& options, const GlobalOptions& global) {
     if (!store.find_lab(lab)) spdlog::info("{} is not in the state database; removing what libvirt tags as its", lab);
     virt::Connection conn = virt::Connection::open(uri);
     Engine engine(conn, store);
-    const DownReport report = engine.down(lab, options.keep_images ? KeepImages::yes : KeepImages::no, options.jobs);
+    const DownReport report = engine.down(lab, options.keep_images ? KeepImages::yes : KeepImages::no, options.jobs,
+                                          options.no_wait ? Wait::no : Wait::yes);
     if (options.json) {
         std::cout << nlohmann::ordered_json{{"lab", lab}, {"removed", report.removed}, {"leftovers", report.leftovers}}.dump(2)
                   << '\n';
@@ -54,6 +56,7 @@ void add_down(CLI::App& app, const GlobalOptions& global, Action& action) {
     cmd->add_flag("--keep-images", options->keep_images, "keep the imported base images (and the pool) for the next up");
     cmd->add_option("-j,--jobs", options->jobs, "domains removed at once")->capture_default_str()->check(CLI::Range(1, 64));
     cmd->add_flag("--json", options->json, "machine-readable report");
+    cmd->add_flag("--no-wait", options->no_wait, "fail at once if another command holds the lab");
     cmd->callback([&action, &global, options] { action = [options, &global] { return down_command(*options, global); }; });
 }
 

@@ -22,6 +22,7 @@ struct UpCliOptions {
     bool wait = false;
     bool recreate = false;
     bool json = false;
+    bool no_wait = false;
     std::string virt = "lab";
 };
 
@@ -90,6 +91,7 @@ int up_command(const UpCliOptions& options, const GlobalOptions& global) {
     UpOptions up;
     up.jobs = options.jobs;
     up.recreate = options.recreate ? Recreate::yes : Recreate::no;
+    up.wait_lock = options.no_wait ? Wait::no : Wait::yes;
     if (options.wait) up.wait_ip = parse_timeout(options.wait_ip);
     up.domain_type = choose_domain_type(lab.virtualization, probe_host(), conn.hypervisor_type());
     Engine engine(conn, store);
@@ -146,6 +148,7 @@ void add_up(CLI::App& app, const GlobalOptions& global, Action& action) {
     cmd->add_option("--virt", options->virt, "kvm, qemu (software emulation) or auto; default: the lab's setting")
         ->check(CLI::IsMember({"lab", "auto", "kvm", "qemu"}));
     cmd->add_flag("--json", options->json, "machine-readable summary on stdout");
+    cmd->add_flag("--no-wait", options->no_wait, "fail at once if another command holds the lab");
     cmd->callback([&action, &global, options, wait] {
         options->wait = wait->count() > 0;
         action = [options, &global] { return up_command(*options, global); };

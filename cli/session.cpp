@@ -3,6 +3,10 @@
 #include <filesystem>
 
 #include "lab_file.hpp"
+#include "vmlab/roster.hpp"
+
+#include <iostream>
+#include <nlohmann/json.hpp>
 
 namespace vmlab::cli {
 
@@ -15,6 +19,64 @@ std::string host_uri_for(const GlobalOptions& global, StateStore& store, const s
     if (!global.connect.empty()) return global.connect;
     if (auto record = store.find_lab(lab)) return record->host_uri;
     return fallback;
+}
+
+void SeatArguments::add_to(CLI::App& cmd) {
+    cmd.add_option("-s,--seat", seats, "seat number (repeatable)")->check(CLI::PositiveNumber);
+    cmd.add_option("--attendee", attendee, "the seat of this attendee (email)");
+    cmd.add_flag("--all", all, "every seat of the lab");
+    cmd.add_option("--vm", vm, "only this VM of each seat");
+}
+
+SeatSelection select_seats(StateStore& store, const std::string& lab, const SeatArguments& args) {
+    const auto record = store.find_lab(lab);
+    if (!record) throw Error("no lab named " + lab + " in " + store.path().string(), "vmlab status lists the labs", ExitCode::invalid);
+    const int ways = !args.seats.empty() + !args.attendee.empty() + args.all;
+    if (ways != 1) throw Error("choose the seats with exactly one of --seat N, --attendee EMAIL or --all", {}, ExitCode::invalid);
+    SeatSelection selection;
+    if (!args.vm.empty()) selection.vm = args.vm;
+    if (args.all) {
+        for (unsigned seat = 1; seat <= record->seats; ++seat) selection.seats.push_back(seat);
+    } else if (!args.attendee.empty()) {
+        for (const auto& seat : store.seats(lab))
+            if (email_key(seat.attendee_email) == email_key(args.attendee)) selection.seats.push_back(seat.seat);
+        if (selection.seats.empty())
+            throw Error("no seat of " + lab + " is assigned to " + args.attendee, "vmlab seats " + lab + " lists them", ExitCode::invalid);
+    } else {
+        for (unsigned seat : args.seats)
+            if (seat > record->seats)
+                throw Error("lab " + lab + " has seats 1 to " + std::to_string(record->seats) + ", not " + std::to_string(seat), {},
+                            ExitCode::invalid);
+        selection.seats = args.seats;
+    }
+    return selection;
+}
+
+static nlohmann::ordered_json seat_results_json(const std::string& lab, const std::vector<SeatActionResult>& results) {
+    auto seats = nlohmann::ordered_json::array();
+    for (const auto& r : results)
+        seats.push_back({{"seat", r.seat}, {"ok", r.ok}, {"vms", r.vms}, {"seconds", r.seconds}, {"error", r.error}});
+    return {{"lab", lab}, {"seats", seats}};
+}
+
+int report_seat_results(const std::string& verb, const std::string& lab, const std::vector<SeatActionResult>& results,
+                        bool json) {
+    std::size_t failed = 0;
+    for (const auto& r : results) failed += !r.ok;
+    if (json) {
+        std::cout << seat_results_json(lab, results).dump(2) << '\n';
+    } else {
+        for (const auto& r : results) {
+            std::cout << "seat " << r.seat << ": ";
+            if (r.ok)
+                std::cout << verb << " " << r.vms.size() << " VM" << (r.vms.size() == 1 ? "" : "s") << " in "
+                          << static_cast<int>(r.seconds * 1000) << " ms\n";
+            else
+                std::cout << "FAILED: " << r.error << '\n';
+        }
+    }
+    if (failed == 0) return 0;
+    return static_cast<int>(failed == results.size() ? ExitCode::failure : ExitCode::partial);
 }
 
 std::string lab_name_from_argument(const std::string& argument) {

@@ -1,12 +1,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <mutex>
-#include <thread>
 
 #include "vmlab/engine.hpp"
+#include "parallel.hpp"
 #include "vmlab/xml.hpp"
 
 namespace vmlab {
@@ -26,24 +25,19 @@ bool owned_network(const virt::Network& network, const std::string& lab) {
 
 bool is_base_image(const std::string& volume) { return volume.rfind("base-", 0) == 0; }
 
-// Runs f on every item with up to `jobs` threads; collects the first error per item.
+// Runs f on every item with up to `jobs` threads; collects the errors.
 template <class T, class F>
 std::vector<std::string> for_each_parallel(std::vector<T>& items, unsigned jobs, F f) {
     std::vector<std::string> errors;
     std::mutex mutex;
-    std::atomic<std::size_t> next{0};
-    auto worker = [&] {
-        for (std::size_t i = next++; i < items.size(); i = next++) try {
-                f(items[i]);
-            } catch (const std::exception& e) {
-                std::lock_guard lock(mutex);
-                errors.push_back(e.what());
-            }
-    };
-    std::vector<std::thread> threads;
-    const unsigned count = std::max(1u, std::min<unsigned>(jobs, static_cast<unsigned>(items.size())));
-    for (unsigned t = 0; t < count; ++t) threads.emplace_back(worker);
-    for (auto& t : threads) t.join();
+    detail::parallel_for(items.size(), jobs, [&](std::size_t i) {
+        try {
+            f(items[i]);
+        } catch (const std::exception& e) {
+            std::lock_guard lock(mutex);
+            errors.push_back(e.what());
+        }
+    });
     return errors;
 }
 
@@ -65,7 +59,8 @@ std::vector<std::string> Engine::find_lab_objects(const std::string& lab) {
     return found;
 }
 
-DownReport Engine::down(const std::string& lab, KeepImages keep_images, unsigned jobs) {
+DownReport Engine::down(const std::string& lab, KeepImages keep_images, unsigned jobs, Wait wait_lock) {
+    const FileLock lab_lock = lock_lab(lab, LockMode::exclusive, wait_lock, "down");
     const auto started = std::chrono::steady_clock::now();
     DownReport report;
     std::mutex report_mutex;

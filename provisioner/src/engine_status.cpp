@@ -55,8 +55,9 @@ std::vector<VmStatus> Engine::status(const std::string& lab) {
             row.state = virt::to_string(virt::state(domain));
             const LiveDomain live = read_live(domain);
             row.console = live.console;
-            for (const auto& [mac, network] : live.nics)
-                if (auto it = leases[network].find(mac); it != leases[network].end()) row.leased_ips.push_back(it->second);
+            if (virt::is_active(domain))  // a powered-off guest's old lease stays listed for an hour
+                for (const auto& [mac, network] : live.nics)
+                    if (auto it = leases[network].find(mac); it != leases[network].end()) row.leased_ips.push_back(it->second);
         }
         rows.push_back(std::move(row));
     }

@@ -1,17 +1,17 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "vmlab/engine.hpp"
 #include "vmlab/images.hpp"
 #include "vmlab/xml.hpp"
+#include "leases.hpp"
+#include "parallel.hpp"
 
 namespace vmlab {
 
@@ -135,57 +135,38 @@ virt::StoragePool ensure_pool(virt::Connection& conn, const Plan& plan) {
     return pool;
 }
 
-// dnsmasq's lease time, which libvirt keeps when the network XML sets none.
-constexpr std::int64_t lease_seconds = 3600;
-
 // Waits until every planned address is leased to its MAC; fails the seats that miss. A guest
 // started by this run must hold a lease granted after `since` (with fixed MACs, the lease of
 // the previous boot stays listed for an hour).
-void wait_for_leases(virt::Connection& conn, const Plan& plan, std::chrono::seconds timeout, std::int64_t since,
-                     UpReport& report) {
-    struct Wanted {
-        unsigned seat;
-        std::string domain, network, mac, ip;
-        std::int64_t min_expiry;
-    };
-    std::vector<Wanted> pending;
+void wait_for_planned_leases(virt::Connection& conn, const Plan& plan, std::chrono::seconds timeout, std::int64_t since,
+                             UpReport& report) {
+    std::set<std::string> dhcp_networks;
+    for (const auto& n : plan.shared_networks)
+        if (n.dhcp_first) dhcp_networks.insert(n.libvirt_name);
+    for (const auto& seat : plan.seats)
+        for (const auto& n : seat.networks)
+            if (n.dhcp_first) dhcp_networks.insert(n.libvirt_name);
+    std::vector<detail::WantedLease> wanted;
     for (const auto& seat : plan.seats) {
-        if (!report.seats[seat.number - 1].ok) continue;
-        for (const auto& vm : seat.vms)
-            for (const auto& nic : vm.nics) {
-                const bool dhcp = std::any_of(seat.networks.begin(), seat.networks.end(),
-                                              [&](const PlannedNetwork& n) { return n.libvirt_name == nic.network && n.dhcp_first; }) ||
-                                  std::any_of(plan.shared_networks.begin(), plan.shared_networks.end(),
-                                              [&](const PlannedNetwork& n) { return n.libvirt_name == nic.network && n.dhcp_first; });
-                const auto& started = report.seats[seat.number - 1].started;
-                const bool fresh = std::find(started.begin(), started.end(), vm.domain) != started.end();
-                if (nic.ip && dhcp)
-                    pending.push_back({seat.number, vm.domain, nic.network, nic.mac, to_string(*nic.ip),
-                                       fresh ? since + lease_seconds - 5 : 0});
-            }
+        const SeatResult& result = report.seats[seat.number - 1];
+        if (!result.ok) continue;
+        for (const auto& vm : seat.vms) {
+            const bool fresh = std::find(result.started.begin(), result.started.end(), vm.domain) != result.started.end();
+            for (const auto& nic : vm.nics)
+                if (nic.ip && dhcp_networks.count(nic.network))
+                    wanted.push_back({seat.number, vm.domain, nic.network, nic.mac, to_string(*nic.ip),
+                                      fresh ? since + detail::lease_seconds - 5 : 0});
+        }
     }
-    const std::size_t total = pending.size();
-    spdlog::info("waiting for {} DHCP leases (up to {} s)", total, timeout.count());
+    spdlog::info("waiting for {} DHCP leases (up to {} s)", wanted.size(), timeout.count());
     const auto start = Clock::now();
-    const auto deadline = start + timeout;
-    while (!pending.empty() && Clock::now() < deadline) {
-        std::set<std::string> networks;
-        for (const auto& w : pending) networks.insert(w.network);
-        std::map<std::pair<std::string, std::string>, std::int64_t> leased;  // (mac, ip) -> expiry
-        for (const auto& name : networks)
-            if (virt::Network net = conn.find_network(name))
-                for (const auto& lease : virt::dhcp_leases(net)) leased[{lease.mac, lease.ip}] = lease.expiry_time;
-        std::erase_if(pending, [&](const Wanted& w) {
-            const auto it = leased.find({w.mac, w.ip});
-            return it != leased.end() && it->second >= w.min_expiry;
-        });
-        if (!pending.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    if (pending.empty()) {
+    const std::size_t total = wanted.size();
+    const auto missing = detail::wait_for_leases(conn, std::move(wanted), timeout);
+    if (missing.empty()) {
         spdlog::info("all {} leases in {:.1f} s", total, seconds_since(start));
         return;
     }
-    for (const auto& w : pending) {
+    for (const auto& w : missing) {
         SeatResult& seat = report.seats[w.seat - 1];
         seat.ok = false;
         seat.error += (seat.error.empty() ? "" : "; ") + w.domain + " got no DHCP lease for " + w.ip + " within " +
@@ -201,6 +182,7 @@ std::size_t UpReport::failed() const {
 }
 
 UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& options, const SeatProgress& progress) {
+    const FileLock lab_lock = lock_lab(plan.lab, LockMode::exclusive, options.wait_lock, "up");
     const auto started = Clock::now();
     const std::int64_t started_wall = std::time(nullptr);
     m_store.upsert_lab({plan.lab, plan.title, m_conn.uri(), plan.pool, plan.pool_path, lab.source_text, plan.spec_hash,
@@ -218,35 +200,28 @@ UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& optio
 
     UpReport report;
     report.seats.resize(plan.seats.size());
-    std::atomic<std::size_t> next{0};
     std::size_t done = 0;
     std::mutex progress_mutex;
-    auto worker = [&] {
-        for (std::size_t i = next++; i < plan.seats.size(); i = next++) {
-            const PlannedSeat& seat = plan.seats[i];
-            SeatResult& result = report.seats[i];
-            result.seat = seat.number;
-            const auto seat_start = Clock::now();
-            try {
-                m_store.upsert_seat({plan.lab, seat.number, "pending", "", "", "", 0});
-                for (const auto& net : seat.networks) builder.ensure_network(net, seat.number, result);
-                for (const auto& vm : seat.vms) builder.ensure_vm(vm, result);
-                result.ok = true;
-            } catch (const std::exception& e) {
-                result.error = e.what();
-            }
-            result.seconds = seconds_since(seat_start);
-            std::lock_guard lock(progress_mutex);
-            ++done;
-            if (progress) progress(result, done, plan.seats.size());
+    detail::parallel_for(plan.seats.size(), options.jobs, [&](std::size_t i) {
+        const PlannedSeat& seat = plan.seats[i];
+        SeatResult& result = report.seats[i];
+        result.seat = seat.number;
+        const auto seat_start = Clock::now();
+        try {
+            m_store.upsert_seat({plan.lab, seat.number, "pending", "", "", "", 0});
+            for (const auto& net : seat.networks) builder.ensure_network(net, seat.number, result);
+            for (const auto& vm : seat.vms) builder.ensure_vm(vm, result);
+            result.ok = true;
+        } catch (const std::exception& e) {
+            result.error = e.what();
         }
-    };
-    const unsigned threads = std::max(1u, std::min<unsigned>(options.jobs, static_cast<unsigned>(plan.seats.size())));
-    std::vector<std::thread> pool_threads;
-    for (unsigned t = 0; t < threads; ++t) pool_threads.emplace_back(worker);
-    for (auto& t : pool_threads) t.join();
+        result.seconds = seconds_since(seat_start);
+        std::lock_guard lock(progress_mutex);
+        ++done;
+        if (progress) progress(result, done, plan.seats.size());
+    });
 
-    if (options.wait_ip) wait_for_leases(m_conn, plan, *options.wait_ip, started_wall, report);
+    if (options.wait_ip) wait_for_planned_leases(m_conn, plan, *options.wait_ip, started_wall, report);
 
     for (const auto& result : report.seats) {
         m_store.upsert_seat({plan.lab, result.seat, result.ok ? "ready" : "failed", result.error, "", "", 0});

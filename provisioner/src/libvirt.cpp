@@ -346,6 +346,12 @@ void set_autostart(const StoragePool& pool, Autostart autostart) {
 
 std::string name(const StorageVol& volume) { return str(virStorageVolGetName(volume.get())); }
 
+std::string xml_desc(const StorageVol& volume) {
+    XmlString xml{virStorageVolGetXMLDesc(volume.get(), 0)};
+    if (!xml) throw_for(volume, "cannot read XML of volume");
+    return xml.get();
+}
+
 std::string volume_path(const StorageVol& volume) {
     XmlString path{virStorageVolGetPath(volume.get())};
     if (!path) throw_for(volume, "cannot read path of volume");

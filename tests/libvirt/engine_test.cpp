@@ -27,7 +27,7 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
 class EngineTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir = fs::temp_directory_path() / ("vmlab-engine-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" + std::to_string(::getpid()));
+        dir = suite_dir() / ::testing::UnitTest::GetInstance()->current_test_info()->name();
         fs::create_directories(dir);
         std::ofstream(dir / "vmlinuz") << "kernel";
         std::ofstream(dir / "initrd.img") << "initrd";
@@ -67,11 +67,14 @@ protected:
         return engine.up(lab, make_plan(lab), options);
     }
 
+    static fs::path suite_dir() { return fs::temp_directory_path() / ("vmlab-engine-" + std::to_string(::getpid())); }
+    static void TearDownTestSuite() { fs::remove_all(suite_dir()); }
+
     static inline int counter = 0;
     fs::path dir;
     std::string lab_name;
     virt::Connection conn = virt::Connection::open(uri);
-    StateStore store = StateStore::open(fs::temp_directory_path() / ("vmlab-engine-" + std::to_string(::getpid()) + ".db"));
+    StateStore store = StateStore::open(suite_dir() / "state.db");
 };
 
 TEST_F(EngineTest, UpCreatesEverySeatAndRunsEveryVm) {

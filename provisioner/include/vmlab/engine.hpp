@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vmlab/libvirt.hpp"
+#include "vmlab/lock.hpp"
 #include "vmlab/plan.hpp"
 #include "vmlab/state.hpp"
 
@@ -22,6 +23,7 @@ struct UpOptions {
     std::optional<std::chrono::seconds> wait_ip;       // wait for every planned lease
     Recreate recreate = Recreate::no;                  // replace VMs whose config drifted
     std::string domain_type = "qemu";                  // see choose_domain_type
+    Wait wait_lock = Wait::yes;                        // queue behind another command on the lab
 };
 
 struct SeatResult {
@@ -77,15 +79,51 @@ struct DownReport {
     std::vector<std::string> leftovers;  // found by a fresh scan through libvirt after removal
 };
 
+enum class KeepBroken { no, yes };
+enum class Power { on, off };
+
+// Which VMs a seat action touches: whole seats, or one VM of them.
+struct SeatSelection {
+    std::vector<unsigned> seats;
+    std::optional<std::string> vm;
+};
+
+struct ResetOptions {
+    LockMode lab_lock = LockMode::shared;              // exclusive when every seat is reset
+    KeepBroken keep_broken = KeepBroken::no;           // save the broken disks first (down removes them)
+    std::optional<std::chrono::seconds> wait_ip;       // wait until the seat's addresses are leased again
+    Wait wait_lock = Wait::yes;
+    unsigned jobs = 4;                                 // seats reset at once
+};
+
+struct SeatActionResult {
+    unsigned seat = 0;
+    bool ok = false;
+    std::string error;
+    std::vector<std::string> vms;  // domains acted on
+    double seconds = 0;
+};
+
 class Engine {
 public:
     Engine(virt::Connection& conn, StateStore& store) : m_conn(conn), m_store(store) {}
 
+    // The lab-wide lock: exclusive for up, down and reset of every seat; shared for work on
+    // single seats (which also take the seat's own lock). Locks live beside the database.
+    FileLock lock_lab(const std::string& lab, LockMode mode, Wait wait, const std::string& purpose);
+
     UpReport up(const LabSpec& lab, const Plan& plan, const UpOptions& options, const SeatProgress& progress = {});
-    DownReport down(const std::string& lab, KeepImages keep_images, unsigned jobs = 4);
+    DownReport down(const std::string& lab, KeepImages keep_images, unsigned jobs = 4, Wait wait_lock = Wait::yes);
     std::vector<VmStatus> status(const std::string& lab);
     std::vector<LabSummary> summaries();
     HostComparison compare(const Plan& plan);
+    // Power off, restore every disk (and NVRAM) to the clean baseline, start again. Only the
+    // selected seats' objects are touched; seats run in parallel, one seat at a time per seat.
+    std::vector<SeatActionResult> reset(const std::string& lab, const SeatSelection& selection,
+                                        const ResetOptions& options);
+    // Start, or shut down gracefully (forced after `grace`).
+    std::vector<SeatActionResult> power(const std::string& lab, const SeatSelection& selection, Power power,
+                                        std::chrono::seconds grace, Wait wait_lock);
     Capacity capacity(const Plan& plan);
 
     // Every object of the lab that libvirt knows: domains and networks by vmlab metadata,

@@ -180,6 +180,7 @@ void set_autostart(const StoragePool& pool, Autostart autostart);
 
 std::string name(const StorageVol& volume);
 std::string volume_path(const StorageVol& volume);
+std::string xml_desc(const StorageVol& volume);
 std::uint64_t capacity(const StorageVol& volume);  // virtual size in bytes
 void delete_volume(const StorageVol& volume);
 

@@ -1,3 +1,4 @@
+#include <ctime>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -19,6 +20,17 @@ std::string join(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
     return out;
+}
+
+// "14:05:09" today's local time of a Unix time; "-" for never.
+std::string clock_time(std::int64_t when) {
+    if (when == 0) return "-";
+    const std::time_t t = static_cast<std::time_t>(when);
+    std::tm local{};
+    localtime_r(&t, &local);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%H:%M:%S", &local);
+    return buf;
 }
 
 int all_labs(StateStore& store, const GlobalOptions& global, bool json) {
@@ -63,17 +75,19 @@ int one_lab(StateStore& store, const GlobalOptions& global, const std::string& l
         for (const auto& r : rows)
             out.push_back({{"seat", r.seat}, {"vm", r.vm}, {"domain", r.domain}, {"state", r.state},
                            {"planned_ips", r.ips}, {"leased_ips", r.leased_ips}, {"console", r.console},
-                           {"attendee", r.attendee}});
+                           {"attendee", r.attendee}, {"last_reset_at", r.last_reset_at}});
         std::cout << out.dump(2) << '\n';
         return 0;
     }
     std::cout << std::left << std::setw(6) << "SEAT" << std::setw(12) << "VM" << std::setw(24) << "DOMAIN" << std::setw(10)
-              << "STATE" << std::setw(16) << "IP" << std::setw(8) << "LEASE" << "CONSOLE\n";
+              << "STATE" << std::setw(16) << "IP" << std::setw(8) << "LEASE" << std::setw(24) << "CONSOLE" << std::setw(12)
+              << "LAST RESET" << "ATTENDEE\n";
     for (const auto& r : rows) {
         const bool leased = !r.ips.empty() && join(r.leased_ips).find(r.ips) != std::string::npos;
         std::cout << std::setw(6) << r.seat << std::setw(12) << r.vm << std::setw(24) << r.domain << std::setw(10) << r.state
                   << std::setw(16) << (r.ips.empty() ? "-" : r.ips) << std::setw(8)
-                  << (r.ips.empty() ? "-" : leased ? "yes" : "no") << (r.console.empty() ? "-" : r.console) << '\n';
+                  << (r.ips.empty() ? "-" : leased ? "yes" : "no") << std::setw(24) << (r.console.empty() ? "-" : r.console)
+                  << std::setw(12) << clock_time(r.last_reset_at) << (r.attendee.empty() ? "-" : r.attendee) << '\n';
     }
     return 0;
 }

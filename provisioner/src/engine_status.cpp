@@ -38,8 +38,8 @@ LiveDomain read_live(const virt::Domain& domain) {
 }  // namespace
 
 std::vector<VmStatus> Engine::status(const std::string& lab) {
-    std::map<unsigned, std::string> attendees;
-    for (const auto& seat : m_store.seats(lab)) attendees[seat.seat] = seat.attendee_name;
+    std::map<unsigned, SeatRecord> seats;
+    for (auto& seat : m_store.seats(lab)) seats[seat.seat] = std::move(seat);
     std::map<std::string, std::map<std::string, std::string>> leases;  // network -> mac -> ip
     for (const auto& net : m_store.networks(lab))
         if (virt::Network network = m_conn.find_network(net.name); network && virt::is_active(network)) try {
@@ -50,7 +50,8 @@ std::vector<VmStatus> Engine::status(const std::string& lab) {
 
     std::vector<VmStatus> rows;
     for (const auto& vm : m_store.vms(lab)) {
-        VmStatus row{vm.seat, vm.vm, vm.domain, "missing", vm.ips, "", attendees[vm.seat], {}};
+        VmStatus row{vm.seat, vm.vm, vm.domain, "missing", vm.ips, "", seats[vm.seat].attendee_name, {},
+                     seats[vm.seat].last_reset_at};
         if (virt::Domain domain = m_conn.find_domain(vm.domain)) {
             row.state = virt::to_string(virt::state(domain));
             const LiveDomain live = read_live(domain);

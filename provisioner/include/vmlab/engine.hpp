@@ -48,6 +48,7 @@ struct VmStatus {
     unsigned seat = 0;
     std::string vm, domain, state, ips, console, attendee;
     std::vector<std::string> leased_ips;
+    std::int64_t last_reset_at = 0;  // Unix seconds; 0 = never
 };
 
 struct LabSummary {

@@ -42,6 +42,8 @@ void print_vm(std::ostream& out, const PlannedVm& vm) {
     out << "     console " << to_string(vm.console.kind);
     if (vm.console.kind != ConsoleKind::none) out << " on " << vm.console.listen << " (port chosen at start)";
     out << "  + serial\n";
+    out << "     baseline " << to_string(vm.baseline)
+        << (vm.baseline == Baseline::running ? " (captured once ready; reset resumes it)" : " (reset boots fresh disks)") << '\n';
 }
 
 void print_plan(std::ostream& out, const Plan& plan) {
@@ -58,7 +60,8 @@ void print_plan(std::ostream& out, const Plan& plan) {
     const auto& t = plan.totals;
     out << "Totals: " << t.vms << " VMs, " << t.networks << " networks, " << t.vcpus << " vCPUs, "
         << format_size(t.memory_bytes) << " memory, " << format_size(t.disk_bytes) << " virtual disk, "
-        << format_size(t.image_bytes) << " of base images\n";
+        << format_size(t.image_bytes) << " of base images, " << format_size(t.baseline_bytes)
+        << " of baseline memory images\n";
 }
 
 struct HostView {

@@ -1,12 +1,14 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <map>
 #include <ctime>
 #include <mutex>
 #include <pugixml.hpp>
 #include <sstream>
 #include <thread>
 
+#include "baseline.hpp"
 #include "leases.hpp"
 #include "parallel.hpp"
 #include "vmlab/engine.hpp"
@@ -47,41 +49,6 @@ std::vector<SeatVm> seat_domains(virt::Connection& conn, StateStore& store, cons
         throw Error("seat " + std::to_string(seat) + " of lab " + lab + " has no " + (vm ? "VM named " + *vm : "VMs"),
                     "vmlab status " + lab + " lists the seats and VMs");
     return out;
-}
-
-struct DiskBaseline {
-    std::string pool_xml_name;  // volume name
-    PlannedDisk disk;
-    std::string backing_path;
-    DiskFormat backing_format = DiskFormat::qcow2;
-};
-
-// What a disk volume must be recreated as: its name, size and backing image, read from libvirt.
-DiskBaseline baseline_of(const virt::StorageVol& vol) {
-    pugi::xml_document doc;
-    doc.load_string(virt::xml_desc(vol).c_str());
-    const auto root = doc.child("volume");
-    DiskBaseline b;
-    b.disk.volume = virt::name(vol);
-    b.disk.capacity_bytes = virt::capacity(vol);
-    b.backing_path = root.child("backingStore").child_value("path");
-    const std::string format = root.child("backingStore").child("format").attribute("type").as_string("qcow2");
-    b.backing_format = format == "raw" ? DiskFormat::raw : DiskFormat::qcow2;
-    return b;
-}
-
-// The pool volumes behind a domain's file disks.
-std::vector<virt::StorageVol> disk_volumes(virt::Connection& conn, const virt::StoragePool& pool, const virt::Domain& domain) {
-    std::vector<virt::StorageVol> vols;
-    pugi::xml_document doc;
-    doc.load_string(virt::xml_desc(domain, VIR_DOMAIN_XML_INACTIVE).c_str());
-    for (auto disk : doc.child("domain").child("devices").children("disk")) {
-        if (std::string(disk.attribute("device").as_string("disk")) != "disk") continue;
-        const std::filesystem::path file = disk.child("source").attribute("file").as_string();
-        if (file.empty()) continue;
-        if (virt::StorageVol vol = conn.find_volume(pool, file.filename().string())) vols.push_back(std::move(vol));
-    }
-    return vols;
 }
 
 bool has_nvram(const virt::Domain& domain) {
@@ -139,37 +106,37 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
                 });
                 if (!errors.empty()) throw Error(errors);
             };
+            std::map<std::string, bool> warm;  // domain -> restore its running baseline
+            for (const auto& vm_record : m_store.vms(lab))
+                if (vm_record.seat == r.seat)
+                    warm[vm_record.domain] = vm_record.baseline == to_string(Baseline::running) &&
+                                             detail::has_running_baseline(m_conn, pool, vm_record.domain);
             each_vm([&](SeatVm& vm) { virt::destroy(vm.domain); });
-            const std::string suffix = broken_suffix();
-            each_vm([&](SeatVm& vm) {
-                for (const auto& vol : disk_volumes(m_conn, pool, vm.domain)) {
-                    const DiskBaseline b = baseline_of(vol);
-                    if (options.keep_broken == KeepBroken::yes) {
-                        PlannedDisk keep = b.disk;
-                        keep.volume += suffix;
-                        virt::StorageVol saved{virStorageVolCreateXMLFrom(
-                            pool.get(), volume_xml(keep, b.backing_path, b.backing_format).c_str(), vol.get(), 0)};
-                        if (!saved) virt::throw_last_error("cannot save the broken disk " + b.disk.volume);
-                    }
-                    virt::delete_volume(vol);
-                    m_conn.create_volume(pool, volume_xml(b.disk, b.backing_path, b.backing_format));
-                }
-            });
+            const std::string suffix = options.keep_broken == KeepBroken::yes ? broken_suffix() : "";
+            each_vm([&](SeatVm& vm) { detail::recreate_overlays(m_conn, pool, vm.domain, suffix); });
             const std::int64_t booted_after = std::time(nullptr);
-            each_vm([&](SeatVm& vm) { start_fresh(vm.domain, vm.name); });
+            each_vm([&](SeatVm& vm) {
+                if (warm[vm.name])
+                    detail::restore_running_baseline(m_conn, pool, vm.domain);
+                else
+                    start_fresh(vm.domain, vm.name);
+            });
             if (options.wait_ip) {
                 std::vector<detail::WantedLease> wanted;
                 for (auto& vm : vms)
                     for (auto& lease : detail::planned_leases(m_conn, vm.domain, r.seat)) {
-                        lease.min_expiry = booted_after + detail::lease_seconds - 5;
+                        // A restored guest keeps the lease it held when captured; a booted one takes a new one.
+                        lease.min_expiry = warm[vm.name] ? 0 : booted_after + detail::lease_seconds - 5;
                         wanted.push_back(lease);
                     }
                 const auto missing = detail::wait_for_leases(m_conn, std::move(wanted), *options.wait_ip);
                 for (const auto& w : missing)
-                    errors += (errors.empty() ? "" : "; ") + w.domain + " got no DHCP lease for " + w.ip + " within " +
+                    errors += (errors.empty() ? "" : "; ") + w.domain + " holds no DHCP lease for " + w.ip + " after " +
                               std::to_string(options.wait_ip->count()) + " s";
                 if (!errors.empty()) throw Error(errors);
             }
+            for (auto& vm : vms)
+                if (!virt::is_active(vm.domain)) throw Error(vm.name + " is not running after the reset");
             m_store.set_last_reset(lab, r.seat, std::time(nullptr));
             r.ok = true;
         } catch (const std::exception& e) {

@@ -88,8 +88,8 @@ Capacity Engine::capacity(const Plan& plan) {
     c.host_cpus = host.cpus;
     c.vcpus = plan.totals.vcpus;
     c.needed_memory_bytes = plan.totals.memory_bytes + plan.totals.vms * qemu_overhead_bytes;
-    c.disk_worst_case_bytes = plan.totals.image_bytes + plan.totals.disk_bytes;
-    c.disk_needed_now_bytes = plan.totals.image_bytes + plan.totals.vms * (1ull << 20);  // fresh overlays are tiny
+    c.disk_worst_case_bytes = plan.totals.image_bytes + plan.totals.baseline_bytes + plan.totals.disk_bytes;
+    c.disk_needed_now_bytes = plan.totals.image_bytes + plan.totals.baseline_bytes + plan.totals.vms * (1ull << 20);  // fresh overlays are tiny
     if (virt::StoragePool pool = m_conn.find_pool(plan.pool); pool && virt::is_active(pool)) {
         c.disk_free_bytes = virt::info(pool).available_bytes;
     } else {

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <fstream>
+#include <sstream>
+#include <thread>
 #include <map>
 #include <mutex>
 #include <set>
@@ -10,6 +13,7 @@
 #include "vmlab/engine.hpp"
 #include "vmlab/images.hpp"
 #include "vmlab/xml.hpp"
+#include "baseline.hpp"
 #include "leases.hpp"
 #include "parallel.hpp"
 
@@ -73,8 +77,10 @@ public:
                 spdlog::info("{}: configuration changed; recreating it", vm.domain);
                 virt::destroy(domain);
                 virt::undefine(domain);
-                for (const auto& disk : vm.disks)
-                    if (auto vol = m_conn.find_volume(m_pool, disk.volume)) virt::delete_volume(vol);
+                std::vector<std::string> volumes{detail::baseline_memory_volume(vm.domain)};
+                for (const auto& disk : vm.disks) volumes.insert(volumes.end(), {disk.volume, disk.volume + ".baseline"});
+                for (const auto& name : volumes)
+                    if (auto vol = m_conn.find_volume(m_pool, name)) virt::delete_volume(vol);
                 domain.reset();
             } else {
                 result.drifted.push_back("domain " + vm.domain);
@@ -86,8 +92,10 @@ public:
                                                      m_plan.pool_path, ""));
             result.created.push_back("domain " + vm.domain);
         }
+        const bool captured = detail::has_running_baseline(m_conn, m_pool, vm.domain);
         VmRecord record{m_plan.lab, vm.seat, vm.spec_name, vm.domain, uuid_of(domain), vm.config_hash,
-                        "fresh-overlay", "defined", planned_ips(vm), to_string(vm.console.kind), 0};
+                        to_string(captured ? Baseline::running : Baseline::powered_off), "defined", planned_ips(vm),
+                        to_string(vm.console.kind), 0};
         m_store.upsert_vm(record);
         if (!virt::is_active(domain)) {
             virt::start(domain);
@@ -175,7 +183,67 @@ void wait_for_planned_leases(virt::Connection& conn, const Plan& plan, std::chro
     }
 }
 
+bool console_says(const std::string& log_path, const std::string& line) {
+    std::ifstream in(log_path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str().find(line) != std::string::npos;
+}
+
 }  // namespace
+
+// VMs with a running baseline are captured once ready: their planned leases held and, when
+// the lab names one, their ready_console line printed.
+void Engine::capture_baselines(const Plan& plan, const virt::StoragePool& pool, const UpOptions& options,
+                               std::int64_t started_wall, UpReport& report) {
+    std::vector<const PlannedVm*> pending;
+    for (const auto& seat : plan.seats)
+        if (report.seats[seat.number - 1].ok)
+            for (const auto& vm : seat.vms)
+                if (vm.baseline == Baseline::running && !detail::has_running_baseline(m_conn, pool, vm.domain))
+                    pending.push_back(&vm);
+    if (pending.empty()) return;
+    const auto timeout = std::chrono::seconds(plan.ready_timeout_seconds);
+    try {
+        if (!options.wait_ip) wait_for_planned_leases(m_conn, plan, timeout, started_wall, report);
+    } catch (const virt::LibvirtError& e) {
+        if (e.code() != VIR_ERR_NO_SUPPORT) throw;
+        spdlog::warn("{} shows no DHCP leases, so readiness cannot be seen: resets will boot the VMs (powered-off baselines)",
+                     m_conn.uri());
+        return;
+    }
+    const auto deadline = Clock::now() + timeout;
+    spdlog::info("capturing the running baselines of {} VMs", pending.size());
+    std::mutex mutex;
+    detail::parallel_for(pending.size(), options.jobs, [&](std::size_t i) {
+        const PlannedVm& vm = *pending[i];
+        SeatResult& seat = report.seats[vm.seat - 1];
+        try {
+            {
+                std::lock_guard lock(mutex);
+                if (!seat.ok) return;
+            }
+            const std::string log = plan.pool_path + "/" + vm.domain + ".console.log";
+            while (!vm.ready_console.empty() && !console_says(log, vm.ready_console)) {
+                if (Clock::now() > deadline)
+                    throw Error(vm.domain + " did not print '" + vm.ready_console + "' on its console within " +
+                                std::to_string(timeout.count()) + " s (see " + log + ")");
+                std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            }
+            const virt::Domain domain = m_conn.find_domain(vm.domain);
+            detail::capture_running_baseline(m_conn, pool, domain);
+            for (auto record : m_store.vms(plan.lab))
+                if (record.domain == vm.domain) {
+                    record.baseline = to_string(Baseline::running);
+                    m_store.upsert_vm(record);
+                }
+        } catch (const std::exception& e) {
+            std::lock_guard lock(mutex);
+            seat.ok = false;
+            seat.error += (seat.error.empty() ? "" : "; ") + std::string("baseline of ") + vm.domain + ": " + e.what();
+        }
+    });
+}
 
 std::size_t UpReport::failed() const {
     return static_cast<std::size_t>(std::count_if(seats.begin(), seats.end(), [](const SeatResult& s) { return !s.ok; }));
@@ -222,6 +290,7 @@ UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& optio
     });
 
     if (options.wait_ip) wait_for_planned_leases(m_conn, plan, *options.wait_ip, started_wall, report);
+    capture_baselines(plan, pool, options, started_wall, report);
 
     for (const auto& result : report.seats) {
         m_store.upsert_seat({plan.lab, result.seat, result.ok ? "ready" : "failed", result.error, "", "", 0});

@@ -77,4 +77,6 @@ std::string to_string(Virtualization v) {
     return {};
 }
 
+std::string to_string(Baseline v) { return v == Baseline::running ? "running" : "powered-off"; }
+
 }  // namespace vmlab

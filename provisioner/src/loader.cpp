@@ -277,6 +277,7 @@ const Choices<BootDevice> boot_choices{
 const Choices<NetworkMode> mode_choices{
     {"isolated", NetworkMode::isolated}, {"nat", NetworkMode::nat}, {"fenced", NetworkMode::fenced}};
 const Choices<NetworkScope> scope_choices{{"seat", NetworkScope::seat}, {"lab", NetworkScope::lab}};
+const Choices<Baseline> baseline_choices{{"running", Baseline::running}, {"powered-off", Baseline::powered_off}};
 const Choices<Virtualization> virt_choices{
     {"auto", Virtualization::automatic}, {"kvm", Virtualization::kvm}, {"qemu", Virtualization::qemu}};
 
@@ -386,6 +387,8 @@ private:
             m_cidr_pos = r.key_pos("cidr");
         }
         if (auto v = r.choice("virtualization", virt_choices)) lab.virtualization = *v;
+        if (auto v = r.choice("baseline", baseline_choices)) m_lab_baseline = *v;
+        if (auto v = r.integer("ready_timeout", 10, 3600)) lab.ready_timeout_seconds = static_cast<unsigned>(*v);
         r.check_unknown();
     }
 
@@ -488,6 +491,8 @@ private:
                 if (boot->empty()) m_sink.error(r.key_pos("boot"), ctx + ".boot: list at least one device, e.g. [\"disk\"]");
             }
             if (auto v = r.choice("console", console_choices)) vm.console.kind = *v;
+            vm.baseline = r.choice("baseline", baseline_choices).value_or(m_lab_baseline);
+            vm.ready_console = r.string("ready_console").value_or("");
             if (auto listen = r.string("console_listen")) {
                 if (parse_ipv4(*listen))
                     vm.console.listen = *listen;
@@ -815,6 +820,7 @@ private:
     std::map<std::string, SourcePos> m_template_pos;
     std::set<std::string> m_failed_templates;
     bool m_has_cidr = false;
+    Baseline m_lab_baseline = Baseline::running;
     SourcePos m_cidr_pos;
 };
 

@@ -155,6 +155,7 @@ Plan make_plan(const LabSpec& lab) {
     plan.host_uri = lab.host_uri;
     plan.pool = pool_name(lab.name);
     plan.pool_path = lab.storage;
+    plan.ready_timeout_seconds = lab.ready_timeout_seconds;
     const std::uint16_t lab_hash = lab_hash16(lab.name);
     const SubnetLayout layout = layout_subnets(lab);
 
@@ -197,6 +198,13 @@ Plan make_plan(const LabSpec& lab) {
             return nullptr;
         };
 
+        auto find_net_by_libvirt_name = [&](const std::string& name) -> const PlannedNetwork* {
+            for (const auto& n : seat.networks)
+                if (n.libvirt_name == name) return &n;
+            for (const auto& n : plan.shared_networks)
+                if (n.libvirt_name == name) return &n;
+            return nullptr;
+        };
         for (std::size_t vm_index = 0; vm_index < lab.vms.size(); ++vm_index) {
             const VmSpec& spec = lab.vms[vm_index];
             const TemplateSpec& tpl = *lab.find_template(spec.template_name);
@@ -236,6 +244,15 @@ Plan make_plan(const LabSpec& lab) {
                 if (nic.ip && net->dhcp_first) net->hosts.push_back({nic.mac, *nic.ip, vm.domain});
                 vm.nics.push_back(nic);
             }
+            const bool has_lease = std::any_of(vm.nics.begin(), vm.nics.end(), [&](const PlannedNic& n) {
+                const PlannedNetwork* net = find_net_by_libvirt_name(n.network);
+                return n.ip && net && net->dhcp_first;
+            });
+            vm.ready_console = spec.ready_console;
+            vm.baseline = spec.baseline == Baseline::running && (has_lease || !spec.ready_console.empty())
+                              ? Baseline::running
+                              : Baseline::powered_off;
+            if (vm.baseline == Baseline::running) plan.totals.baseline_bytes += vm.memory_bytes;
             vm.config_hash = stable_hash(vm_fingerprint(vm));
             plan.totals.vcpus += vm.vcpus;
             plan.totals.memory_bytes += vm.memory_bytes;

@@ -43,6 +43,7 @@ json vm_json(const PlannedVm& vm) {
             {"disks", disks},
             {"nics", nics},
             {"console", {{"type", to_string(vm.console.kind)}, {"listen", vm.console.listen}}},
+            {"baseline", to_string(vm.baseline)},
             {"config_hash", vm.config_hash}};
 }
 
@@ -77,7 +78,8 @@ nlohmann::ordered_json plan_to_json(const Plan& plan) {
               {"vcpus", plan.totals.vcpus},
               {"memory_bytes", plan.totals.memory_bytes},
               {"disk_bytes", plan.totals.disk_bytes},
-              {"image_bytes", plan.totals.image_bytes}}}};
+              {"image_bytes", plan.totals.image_bytes},
+              {"baseline_bytes", plan.totals.baseline_bytes}}}};
 }
 
 }  // namespace vmlab

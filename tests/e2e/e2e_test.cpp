@@ -251,15 +251,17 @@ protected:
             << "name = \"" << m_lab << "\"\n"
             << "seats = " << seats << "\n"
             << "cidr = \"" << m_cidr << "\"\n"
-            << "storage = \"" << m_storage.string() << "\"\n\n"
+            << "storage = \"" << m_storage.string() << "\"\n"
+            << "baseline = \"" << m_baseline << "\"\n\n"
             << "[templates.tiny]\n"
             << "kernel = \"" << (tiny_guest_dir / "vmlinuz").string() << "\"\n"
             << "initrd = \"" << (tiny_guest_dir / "initrd.img").string() << "\"\n"
             << "cmdline = \"" << cmdline << "\"\n"
             << "image = \"" << (tiny_guest_dir / "base.qcow2").string() << "\"\n"
             << "format = \"qcow2\"\n"
+            << "firmware = \"" << m_firmware << "\"\n"
             << "vcpus = 1\n"
-            << "memory = \"128MiB\"\n\n"
+            << "memory = \"" << (m_firmware == "uefi" ? "256MiB" : "128MiB") << "\"\n\n"
             << "[networks.lan]\n"
             << "mode = \"isolated\"\n"
             << "prefix = 24\n";
@@ -320,6 +322,22 @@ protected:
             if (p.name == vm) return p;
         throw std::runtime_error("no planned VM " + vm);
     }
+
+    // Types a line on the VM's serial console (its pty, as `virsh console` would).
+    void type_on_console(const PlannedVm& vm, const std::string& line) const {
+        const Ran tty = virsh({"ttyconsole", vm.domain});
+        ASSERT_EQ(tty.code(), 0) << tty.report();
+        const std::string path = lines(tty.out()).at(0);
+        std::ofstream console(path);
+        ASSERT_TRUE(console) << "cannot open " << path;
+        // QEMU notices a client on its pty within about a second, and drops input before that.
+        std::this_thread::sleep_for(1500ms);
+        console << "\r" << line << "\r" << std::flush;
+        std::this_thread::sleep_for(1000ms);
+    }
+
+    std::string m_firmware = "bios";
+    std::string m_baseline = "running";
 
     fs::path console_log(const PlannedVm& vm) const { return m_storage / (vm.domain + ".console.log"); }
 
@@ -464,18 +482,23 @@ TEST_F(E2e, UpWaitIpThenDown) {
         // The guest leased its planned address and stamped its own disk.
         wait_for_console(vm, {"VMLAB-READY " + vm.ip, "VMLAB-STAMP: VMLAB-BOOT"});
 
-        // Its root disk is a qcow2 overlay on the pool's base image.
+        // Its root disk is a qcow2 overlay whose chain ends at the pool's base image: root ->
+        // (the frozen disk of its running baseline ->) base. Nothing is a full copy.
         const fs::path root = m_storage / vm.root_volume;
-        const Ran info = run({"qemu-img", "info", "--output=json", "-U", root.string()});
+        const Ran info = run({"qemu-img", "info", "--output=json", "-U", "--backing-chain", root.string()});
         ASSERT_EQ(info.code(), 0) << info.report();
-        const json facts = json::parse(info.out());
+        const json chain = json::parse(info.out());
+        ASSERT_TRUE(chain.is_array() && chain.size() >= 2) << root << " is not a linked clone\n" << chain;
+        const std::vector<std::string> expected_files =
+            m_baseline == "running"
+                ? std::vector<std::string>{root.string(), root.string() + ".baseline", (m_storage / vm.backing_volume).string()}
+                : std::vector<std::string>{root.string(), (m_storage / vm.backing_volume).string()};
+        ASSERT_EQ(chain.size(), expected_files.size()) << chain;
+        for (std::size_t i = 0; i < chain.size(); ++i)
+            EXPECT_EQ(fs::weakly_canonical(chain[i].at("filename").get<std::string>()), fs::weakly_canonical(expected_files[i]))
+                << chain;
+        const json& facts = chain[0];
         EXPECT_EQ(facts.at("format"), "qcow2") << facts;
-        const fs::path base = m_storage / vm.backing_volume;
-        const std::string backing = facts.value("full-backing-filename", facts.value("backing-filename", ""));
-        EXPECT_FALSE(backing.empty()) << root << " has no backing file: not a linked clone\n" << facts;
-        if (!backing.empty()) {
-            EXPECT_EQ(fs::weakly_canonical(backing), fs::weakly_canonical(base)) << facts;
-        }
         if (facts.contains("backing-filename-format")) {
             EXPECT_EQ(facts.at("backing-filename-format"), "qcow2") << facts;
         }
@@ -586,6 +609,7 @@ TEST_F(E2e, DownNeverTouchesForeignObjects) {
 // Reset undoes the guest's disk write on one seat only: the guest stamps its disk at every
 // boot and prints the first line it found there, so a boot on a reset disk finds it blank.
 TEST_F(E2e, ResetRestoresOneSeatAndLeavesTheOthers) {
+    m_baseline = "powered-off";
     ASSERT_NO_FATAL_FAILURE(write_lab(2, {"alpha"}));
     const Ran first = up();
     ASSERT_EQ(first.code(), 0) << first.report();
@@ -629,6 +653,7 @@ TEST_F(E2e, ResetRestoresOneSeatAndLeavesTheOthers) {
 // Two resets of one seat never run at once (the second fails at once with --no-wait); a
 // reset of another seat goes ahead meanwhile.
 TEST_F(E2e, ResetsOfOneSeatSerializeOfDifferentSeatsOverlap) {
+    m_baseline = "powered-off";  // a cold reset holds the seat for a whole boot
     ASSERT_NO_FATAL_FAILURE(write_lab(2, {"alpha"}));
     const Ran first = up();
     ASSERT_EQ(first.code(), 0) << first.report();
@@ -653,5 +678,45 @@ TEST_F(E2e, ResetsOfOneSeatSerializeOfDifferentSeatsOverlap) {
     EXPECT_TRUE(contains(same_seat.out() + same_seat.result.err, "busy")) << same_seat.report();
     EXPECT_EQ(other_seat.code(), 0) << other_seat.report();
 }
+
+// A running baseline: reset hands back the guest as it ran when captured — memory included —
+// without booting it again, and with its address.
+class E2eWarm : public E2e {
+protected:
+    void run_warm_reset(const std::string& firmware) {
+        m_firmware = firmware;
+        ASSERT_NO_FATAL_FAILURE(write_lab(1, {"alpha"}));
+        const Ran first = up();
+        ASSERT_EQ(first.code(), 0) << first.report();
+        const PlannedVm& vm = planned("alpha");
+        EXPECT_TRUE(fs::exists(m_storage / (vm.domain + ".baseline.mem"))) << "no memory image: the baseline was not captured";
+        wait_for_console(vm, {"VMLAB-READY " + vm.ip});
+
+        // Change the guest's memory-backed state (a file in its initramfs root).
+        ASSERT_NO_FATAL_FAILURE(type_on_console(vm, "touch /vmlab-marker; echo MARK-$((40+2))"));
+        wait_for_console(vm, {"MARK-42"});
+        const auto boots = [&] {
+            const std::string log = read_file(console_log(vm));
+            std::size_t n = 0;
+            for (auto at = log.find("VMLAB-INIT"); at != std::string::npos; at = log.find("VMLAB-INIT", at + 1)) ++n;
+            return n;
+        };
+        const std::size_t boots_before = boots();
+
+        const Ran reset = vmlab({"reset", m_lab, "--seat", "1"}, up_timeout);
+        ASSERT_EQ(reset.code(), 0) << reset.report();
+
+        ASSERT_NO_FATAL_FAILURE(type_on_console(
+            vm, "test -e /vmlab-marker && echo MARKER-KEPT-$((1+1)) || echo MARKER-GONE-$((1+1))"));
+        const std::string log = wait_for_console(vm, {"MARKER-GONE-2"});
+        EXPECT_FALSE(contains(log, "MARKER-KEPT-2")) << "the guest's state was not restored:\n" << log;
+        EXPECT_EQ(boots(), boots_before) << "the guest booted again instead of resuming its baseline:\n" << log;
+        expect_status_running();
+        expect_leases();
+    }
+};
+
+TEST_F(E2eWarm, ResetResumesTheRunningBaselineBios) { run_warm_reset("bios"); }
+TEST_F(E2eWarm, ResetResumesTheRunningBaselineUefi) { run_warm_reset("uefi"); }
 
 }  // namespace

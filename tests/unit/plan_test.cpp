@@ -97,6 +97,70 @@ bool subnet_inside(const Ipv4Net& inner, const Ipv4Net& outer) {
     return inner.prefix >= outer.prefix && outer.contains(inner.base) && outer.contains(inner.broadcast());
 }
 
+// Running baselines only where readiness can be seen; the lab's choice is the default.
+TEST_F(PlanTest, BaselineIsRunningOnlyWhereReadinessCanBeSeen) {
+    write("k", "kernel");
+    const Plan plan = make_plan(load(R"(
+[lab]
+name = "b"
+seats = 2
+cidr = "10.1.0.0/16"
+[templates.t]
+kernel = "k"
+memory = "128MiB"
+disk = "1GiB"
+[networks.lan]
+[networks.quiet]
+dhcp = false
+[vms.leased]
+template = "t"
+nics = [{ network = "lan" }]
+[vms.silent]
+template = "t"
+nics = [{ network = "quiet", address = 5 }]
+[vms.console]
+template = "t"
+nics = [{ network = "quiet", address = 6 }]
+ready_console = "login:"
+[vms.cold]
+template = "t"
+baseline = "powered-off"
+nics = [{ network = "lan" }]
+)"));
+    std::map<std::string, Baseline> baseline;
+    for (const auto& vm : plan.seats[0].vms) baseline[vm.spec_name] = vm.baseline;
+    EXPECT_EQ(baseline["leased"], Baseline::running);
+    EXPECT_EQ(baseline["silent"], Baseline::powered_off);
+    EXPECT_EQ(baseline["console"], Baseline::running);
+    EXPECT_EQ(baseline["cold"], Baseline::powered_off);
+    EXPECT_EQ(plan.totals.baseline_bytes, 2u * 2u * (128ull << 20));  // two running VMs in each of two seats
+    EXPECT_EQ(plan.ready_timeout_seconds, 300u);
+}
+
+TEST_F(PlanTest, LabWideBaselineAndReadyTimeout) {
+    write("k", "kernel");
+    const Plan plan = make_plan(load(R"(
+[lab]
+name = "b"
+cidr = "10.1.0.0/16"
+baseline = "powered-off"
+ready_timeout = 90
+[templates.t]
+kernel = "k"
+disk = "1GiB"
+[networks.lan]
+[vms.a]
+template = "t"
+[vms.b]
+template = "t"
+baseline = "running"
+)"));
+    EXPECT_EQ(plan.seats[0].vms[0].baseline, Baseline::powered_off);
+    EXPECT_EQ(plan.seats[0].vms[1].baseline, Baseline::running);
+    EXPECT_EQ(plan.ready_timeout_seconds, 90u);
+    EXPECT_EQ(plan_to_json(plan)["seats"][0]["vms"][1]["baseline"], "running");
+}
+
 }  // namespace
 
 TEST_F(PlanTest, IsDeterministic) {

@@ -132,6 +132,9 @@ public:
     std::vector<std::string> find_lab_objects(const std::string& lab);
 
 private:
+    void capture_baselines(const Plan& plan, const virt::StoragePool& pool, const UpOptions& options,
+                           std::int64_t started_wall, UpReport& report);
+
     virt::Connection& m_conn;
     StateStore& m_store;
 };

@@ -20,6 +20,9 @@ enum class DiskFormat { qcow2, raw };
 enum class ConsoleKind { vnc, spice, none };
 enum class BootDevice { disk, network, cdrom };
 enum class Virtualization { automatic, kvm, qemu };
+// What a reset returns to: the seat as it ran once ready (memory and disk), or its disks as
+// they were before the first boot.
+enum class Baseline { running, powered_off };
 
 enum class NetworkMode { isolated, nat, fenced };
 enum class NetworkScope { seat, lab };
@@ -76,6 +79,8 @@ struct VmSpec {
     std::vector<NicSpec> nics;
     std::vector<BootDevice> boot = {BootDevice::disk};
     ConsoleSpec console;
+    Baseline baseline = Baseline::running;
+    std::string ready_console;  // a VM is ready when its serial console printed this (besides its leases)
 };
 
 struct LabSpec {
@@ -86,6 +91,7 @@ struct LabSpec {
     std::string storage;                // directory of the lab's storage pool
     Ipv4Net cidr;                       // lab address space, split into per-seat subnets
     Virtualization virtualization = Virtualization::automatic;
+    unsigned ready_timeout_seconds = 300;  // how long up waits for readiness before capturing baselines
     std::string source_file;            // absolute path of the lab file
     std::string source_text;            // the file as read (stored with the lab's state)
     std::vector<TemplateSpec> templates;  // every template a VM uses, resolved
@@ -105,5 +111,6 @@ std::string to_string(BootDevice v);
 std::string to_string(NetworkMode v);
 std::string to_string(NetworkScope v);
 std::string to_string(Virtualization v);
+std::string to_string(Baseline v);
 
 }  // namespace vmlab

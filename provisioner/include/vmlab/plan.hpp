@@ -66,6 +66,9 @@ struct PlannedVm {
     std::vector<PlannedNic> nics;
     std::vector<BootDevice> boot;
     ConsoleSpec console;
+    // running only where readiness can be seen: a planned DHCP lease or a ready_console line.
+    Baseline baseline = Baseline::powered_off;
+    std::string ready_console;
     std::string config_hash;   // changes whenever anything above changes (drift detection)
 };
 
@@ -82,6 +85,7 @@ struct PlanTotals {
     std::uint64_t memory_bytes = 0;
     std::uint64_t disk_bytes = 0;   // virtual size of all VM disks
     std::uint64_t image_bytes = 0;  // bytes of base images to import (0 when unknown)
+    std::uint64_t baseline_bytes = 0;  // memory images of running baselines (about the guests' memory)
 };
 
 struct Plan {
@@ -95,6 +99,7 @@ struct Plan {
     std::vector<PlannedNetwork> shared_networks;  // lab-wide
     std::vector<PlannedSeat> seats;
     PlanTotals totals;
+    unsigned ready_timeout_seconds = 300;
 
     const PlannedSeat* find_seat(unsigned number) const;
 };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <pugixml.hpp>
@@ -49,6 +50,11 @@ fs::path pool_directory(const virt::StoragePool& pool) {
     return doc.child("pool").child("target").child_value("path");
 }
 
+std::int64_t unique_stamp() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 std::string baseline_nvram(const std::string& nvram) { return nvram + ".baseline"; }
 
 struct Overlay {
@@ -90,7 +96,9 @@ void capture_running_baseline(virt::Connection& conn, const virt::StoragePool& p
         for (const auto& vol : disk_volumes(conn, pool, domain)) {
             Overlay overlay = overlay_of(vol);
             const fs::path path = virt::volume_path(vol);
-            const fs::path frozen = path.string() + ".baseline";
+            // A unique name: after an interrupted capture, X may already sit on an older frozen
+            // layer, which then simply stays below the new one.
+            const fs::path frozen = path.string() + ".baseline-" + std::to_string(unique_stamp());
             fs::rename(path, frozen);
             virt::refresh(pool);
             overlay.backing_path = frozen.string();
@@ -122,9 +130,15 @@ void recreate_overlays(virt::Connection& conn, const virt::StoragePool& pool, co
                 pool.get(), volume_xml(keep, o.backing_path, o.backing_format).c_str(), vol.get(), 0)};
             if (!saved) virt::throw_last_error("cannot save the broken disk " + o.disk.volume);
         }
-        virt::delete_volume(vol);
+        // Create the fresh overlay beside the old one, then rename it over it: at every moment
+        // the disk exists, so a reset killed half-way is simply run again.
         std::lock_guard lock(pool_files_mutex);
-        conn.create_volume(pool, volume_xml(o.disk, o.backing_path, o.backing_format));
+        PlannedDisk fresh = o.disk;
+        fresh.volume += ".fresh";
+        if (virt::StorageVol stale = conn.find_volume(pool, fresh.volume)) virt::delete_volume(stale);
+        const virt::StorageVol created = conn.create_volume(pool, volume_xml(fresh, o.backing_path, o.backing_format));
+        fs::rename(virt::volume_path(created), virt::volume_path(vol));
+        virt::refresh(pool);
     }
 }
 

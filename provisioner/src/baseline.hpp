@@ -3,7 +3,7 @@
 // reset hands back a booted guest in about a second. Internal to the engine.
 //
 // Capture: save the running VM's memory (virDomainSaveFlags), freeze each disk overlay X by
-// renaming it to X.baseline in the lab's own pool directory, create a fresh overlay X on top
+// renaming it to X.baseline-<stamp> in the lab's own pool directory, create a fresh overlay X on top
 // of it, copy the UEFI variables, restore the VM. The memory image gets its final name last:
 // it is the commit point, so an interrupted capture is simply done again.
 // Restore: fresh overlays on the frozen disks, the UEFI variables copied back, and

@@ -56,9 +56,9 @@ public:
             result.kept.push_back("network " + net.libvirt_name);
         } else {
             network = m_conn.define_network(network_xml(net, m_plan.lab, seat));
-            virt::set_autostart(network, virt::Autostart::yes);
             result.created.push_back("network " + net.libvirt_name);
         }
+        virt::set_autostart(network, virt::Autostart::yes);
         m_store.upsert_network({m_plan.lab, seat, net.libvirt_name, net.bridge, to_string(net.subnet)});
         if (!virt::is_active(network)) virt::start(network);
     }
@@ -136,9 +136,11 @@ virt::StoragePool ensure_pool(virt::Connection& conn, const Plan& plan) {
     if (!pool) {
         spdlog::info("creating storage pool {} at {}", plan.pool, plan.pool_path);
         pool = conn.define_pool(pool_xml(plan.pool, plan.pool_path));
-        virt::build(pool);
     }
-    if (!virt::is_active(pool)) virt::start(pool);
+    if (!virt::is_active(pool)) {
+        virt::build(pool);  // again, in case an earlier run was stopped between define and build
+        virt::start(pool);
+    }
     virt::set_autostart(pool, virt::Autostart::yes);
     return pool;
 }

@@ -49,7 +49,11 @@ Imported import_image(virt::Connection& conn, const virt::StoragePool& pool, con
     if (fd < 0) throw Error("cannot open base image " + image.source_path, "check its permissions");
     FdClose closer{fd};
 
-    virt::StorageVol volume = conn.create_volume(pool, raw_volume_xml(image.volume, bytes));
+    // Uploaded as NAME.partial and renamed when complete: a killed import never leaves a
+    // truncated base image under the real name.
+    const std::string partial = image.volume + ".partial";
+    if (virt::StorageVol stale = conn.find_volume(pool, partial)) virt::delete_volume(stale);
+    virt::StorageVol volume = conn.create_volume(pool, raw_volume_xml(partial, bytes));
     try {
         virt::Stream stream{virStreamNew(conn.get(), 0)};
         const std::string what = "cannot upload " + image.source_path + " into volume " + image.volume;
@@ -57,7 +61,9 @@ Imported import_image(virt::Connection& conn, const virt::StoragePool& pool, con
         if (virStorageVolUpload(volume.get(), stream.get(), 0, bytes, 0) < 0) {
             const virErrorPtr err = virGetLastError();
             if (err && err->code == VIR_ERR_NO_SUPPORT) {
-                spdlog::debug("{}: the driver stores no data; keeping the empty volume", image.volume);
+                spdlog::debug("{}: the driver stores no data; an empty volume stands in", image.volume);
+                virt::delete_volume(volume);
+                conn.create_volume(pool, raw_volume_xml(image.volume, bytes));
                 return Imported::now;
             }
             virt::throw_last_error(what);
@@ -72,12 +78,14 @@ Imported import_image(virt::Connection& conn, const virt::StoragePool& pool, con
             }
         }
         if (virStreamFinish(stream.get()) < 0) virt::throw_last_error(what);
-        virt::refresh(pool);  // the pool probes the uploaded bytes (qcow2 or raw)
+        const std::filesystem::path path = virt::volume_path(volume);
+        std::filesystem::rename(path, path.parent_path() / image.volume);
+        virt::refresh(pool);  // the pool sees the final name and probes the bytes (qcow2 or raw)
     } catch (...) {
         try {
             virt::delete_volume(volume);
         } catch (const std::exception& e) {
-            spdlog::warn("could not remove the half-imported volume {}: {}", image.volume, e.what());
+            spdlog::warn("could not remove the half-imported volume {}: {}", partial, e.what());
         }
         throw;
     }

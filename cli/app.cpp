@@ -46,6 +46,7 @@ int run(int argc, char** argv) {
     add_start(app, global, action);
     add_stop(app, global, action);
     add_console(app, global, action);
+    add_gc(app, global, action);
     add_seats(app, global, action);
     add_log(app, global, action);
 

@@ -29,6 +29,7 @@ void add_reset(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_start(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_stop(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_console(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_gc(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_seats(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_log(CLI::App& app, const GlobalOptions& global, Action& action);
 

@@ -213,4 +213,29 @@ TEST_F(EngineTest, DownKeepImagesKeepsOnlyBaseImages) {
     EXPECT_EQ(left, (std::vector<std::string>{"pool " + pool_name(lab_name), "volume base-tiny.raw"}));
 }
 
+TEST_F(EngineTest, GcFindsLabsTheDatabaseLostAndStrayVolumes) {
+    ASSERT_EQ(up(load(lab_name, 1)).failed(), 0u);
+    Engine engine(conn, store);
+    EXPECT_TRUE(engine.find_orphans(lab_name).objects.empty());  // known lab, nothing stray
+
+    // An interrupted import leaves NAME.partial: a stray volume of a known lab.
+    virt::StoragePool pool = conn.find_pool(pool_name(lab_name));
+    conn.create_volume(pool, "<volume><name>base-x.raw.partial</name><capacity>1024</capacity></volume>");
+    const Orphans stray = engine.find_orphans(lab_name);
+    ASSERT_EQ(stray.stray_volumes.size(), 1u);
+    EXPECT_TRUE(stray.labs.empty());
+    engine.remove_orphans(stray);
+    EXPECT_FALSE(conn.find_volume(pool, "base-x.raw.partial"));
+    EXPECT_TRUE(conn.find_domain(domain_name(lab_name, 1, "a")));  // the lab itself untouched
+
+    // With the database lost, the whole lab is an orphan, and gc removes it.
+    StateStore lost = StateStore::open(dir / "lost.db");
+    Engine forgetful(conn, lost);
+    const Orphans orphans = forgetful.find_orphans(std::nullopt);
+    EXPECT_TRUE(std::find(orphans.labs.begin(), orphans.labs.end(), lab_name) != orphans.labs.end());
+    const DownReport removed = forgetful.remove_orphans(forgetful.find_orphans(lab_name));
+    EXPECT_TRUE(removed.leftovers.empty());
+    EXPECT_TRUE(forgetful.find_lab_objects(lab_name).empty());
+}
+
 }  // namespace

@@ -75,6 +75,14 @@ struct Capacity {
 
 inline constexpr std::uint64_t qemu_overhead_bytes = 64ull << 20;  // measured: ~60 MiB per TCG guest
 
+// Objects that carry vmlab's tag but that the database does not know: labs whose database
+// was lost, and leftovers of interrupted commands inside known labs' pools.
+struct Orphans {
+    std::vector<std::string> labs;                       // labs found only in libvirt
+    std::vector<std::string> objects;                    // their objects and stray volumes
+    std::vector<std::pair<std::string, std::string>> stray_volumes;  // (pool, volume)
+};
+
 struct DownReport {
     std::vector<std::string> removed;
     std::vector<std::string> leftovers;  // found by a fresh scan through libvirt after removal
@@ -126,6 +134,11 @@ public:
     std::vector<SeatActionResult> power(const std::string& lab, const SeatSelection& selection, Power power,
                                         std::chrono::seconds grace, Wait wait_lock);
     Capacity capacity(const Plan& plan);
+
+    // With a lab name, only that lab is looked at.
+    Orphans find_orphans(const std::optional<std::string>& lab);
+    // Removes what find_orphans found (each orphan lab as `down` would).
+    DownReport remove_orphans(const Orphans& orphans);
 
     // Every object of the lab that libvirt knows: domains and networks by vmlab metadata,
     // the lab's pool and its volumes. Names, prefixed by kind ("domain ", "network ", ...).

@@ -30,6 +30,8 @@ int console_command(const ConsoleOptions& options, const GlobalOptions& global) 
             if (row.console.empty())
                 throw Error(row.domain + " has no graphical console (is it running? console = \"none\"?)");
             std::cout << row.console << '\n';
+            if (const std::string password = engine.console_password(row.domain); !password.empty())
+                std::cout << "password: " << password << '\n';
             return 0;
         }
         std::cerr << "Connected to the serial console of " << row.domain << "; detach with Ctrl+]\n";

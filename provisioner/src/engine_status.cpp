@@ -65,6 +65,14 @@ std::vector<VmStatus> Engine::status(const std::string& lab) {
     return rows;
 }
 
+std::string Engine::console_password(const std::string& domain_name) {
+    const virt::Domain domain = m_conn.find_domain(domain_name);
+    if (!domain) return {};
+    pugi::xml_document doc;
+    doc.load_string(virt::xml_desc(domain, VIR_DOMAIN_XML_SECURE).c_str());
+    return doc.child("domain").child("devices").child("graphics").attribute("passwd").as_string();
+}
+
 std::vector<LabSummary> Engine::summaries() {
     std::vector<LabSummary> out;
     for (const auto& lab : m_store.labs()) {

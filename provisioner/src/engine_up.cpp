@@ -12,6 +12,7 @@
 
 #include "vmlab/engine.hpp"
 #include "vmlab/images.hpp"
+#include "vmlab/token.hpp"
 #include "vmlab/xml.hpp"
 #include "baseline.hpp"
 #include "leases.hpp"
@@ -88,8 +89,11 @@ public:
         }
         for (const auto& disk : vm.disks) ensure_disk(vm, disk, result);
         if (!domain) {
+            // A graphical console reachable beyond this host gets a password (VNC allows 8 characters).
+            const bool loopback = vm.console.listen.starts_with("127.");
+            const std::string password = loopback ? "" : new_token().substr(token_prefix.size(), 8);
             domain = m_conn.define_domain(domain_xml(vm, m_plan.lab, m_plan.spec_hash, m_options.domain_type,
-                                                     m_plan.pool_path, ""));
+                                                     m_plan.pool_path, "", password));
             result.created.push_back("domain " + vm.domain);
         }
         const bool captured = detail::has_running_baseline(m_conn, m_pool, vm.domain);

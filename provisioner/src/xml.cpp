@@ -103,7 +103,7 @@ void add_os(pugi::xml_node domain, const PlannedVm& vm, const std::string& pool_
 }
 
 void add_devices(pugi::xml_node domain, const PlannedVm& vm, const std::string& pool_path,
-                 const std::string& emulator) {
+                 const std::string& emulator, const std::string& console_password) {
     pugi::xml_node devices = child(domain, "devices");
     if (!emulator.empty()) text_child(devices, "emulator", emulator);
     for (const PlannedDisk& disk : vm.disks) {
@@ -125,6 +125,7 @@ void add_devices(pugi::xml_node domain, const PlannedVm& vm, const std::string& 
     if (vm.console.kind != ConsoleKind::none) {
         const char* type = vm.console.kind == ConsoleKind::spice ? "spice" : "vnc";
         pugi::xml_node graphics = child(devices, "graphics", {{"type", type}, {"autoport", "yes"}});
+        if (!console_password.empty()) graphics.append_attribute("passwd") = console_password.c_str();
         child(graphics, "listen", {{"type", "address"}, {"address", vm.console.listen}});
     }
     child(devices, "memballoon", {{"model", "none"}});
@@ -166,7 +167,7 @@ std::optional<VmMetadata> read_metadata(pugi::xml_node element) {
 
 std::string domain_xml(const PlannedVm& vm, const std::string& lab, const std::string& spec_hash,
                        const std::string& domain_type, const std::string& pool_path,
-                       const std::string& emulator) {
+                       const std::string& emulator, const std::string& console_password) {
     pugi::xml_document doc;
     pugi::xml_node domain = child(doc, "domain", {{"type", domain_type}});
     text_child(domain, "name", vm.domain);
@@ -185,7 +186,7 @@ std::string domain_xml(const PlannedVm& vm, const std::string& lab, const std::s
     text_child(domain, "on_poweroff", "destroy");
     text_child(domain, "on_reboot", "restart");
     text_child(domain, "on_crash", "destroy");
-    add_devices(domain, vm, pool_path, emulator);
+    add_devices(domain, vm, pool_path, emulator, console_password);
     return serialize(doc);
 }
 

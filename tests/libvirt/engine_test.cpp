@@ -48,12 +48,13 @@ protected:
         fs::remove_all(dir);
     }
 
-    LabSpec load(const std::string& name, unsigned seats, const std::string& memory = "128MiB") {
+    LabSpec load(const std::string& name, unsigned seats, const std::string& memory = "128MiB",
+                 const std::string& vm_a_keys = "") {
         const std::string text = "[lab]\nname = \"" + name + "\"\nseats = " + std::to_string(seats) +
                                  "\ncidr = \"10.230.0.0/16\"\nstorage = \"" + (dir / ("pool-" + name)).string() +
                                  "\"\n[templates.tiny]\nkernel = \"vmlinuz\"\ninitrd = \"initrd.img\"\n"
                                  "image = \"base.qcow2\"\nformat = \"raw\"\nmemory = \"" + memory +
-                                 "\"\n[networks.lan]\n[vms.a]\ntemplate = \"tiny\"\n[vms.b]\ntemplate = \"tiny\"\ndisks = [\"1GiB\"]\n";
+                                 "\"\n[networks.lan]\n[vms.a]\ntemplate = \"tiny\"\n" + vm_a_keys + "\n[vms.b]\ntemplate = \"tiny\"\ndisks = [\"1GiB\"]\n";
         LoadResult result = load_lab_text(text, dir / (name + ".toml"));
         for (const auto& d : result.diagnostics) ADD_FAILURE() << format(d);
         return *result.lab;
@@ -236,6 +237,18 @@ TEST_F(EngineTest, GcFindsLabsTheDatabaseLostAndStrayVolumes) {
     const DownReport removed = forgetful.remove_orphans(forgetful.find_orphans(lab_name));
     EXPECT_TRUE(removed.leftovers.empty());
     EXPECT_TRUE(forgetful.find_lab_objects(lab_name).empty());
+}
+
+TEST_F(EngineTest, ConsoleBeyondLoopbackGetsAPassword) {
+    ASSERT_EQ(up(load(lab_name, 1, "128MiB", "console_listen = \"0.0.0.0\"")).failed(), 0u);
+    Engine engine(conn, store);
+    const std::string password = engine.console_password(domain_name(lab_name, 1, "a"));
+    EXPECT_EQ(password.size(), 8u);  // VNC's limit
+    EXPECT_EQ(password.find_first_not_of("abcdefghijklmnopqrstuvwxyz234567"), std::string::npos);
+    EXPECT_EQ(engine.console_password(domain_name(lab_name, 1, "b")), "");  // 127.0.0.1: none
+    // The password is only in the secure XML, never in what `status` or a plain dump shows.
+    const std::string plain = virt::xml_desc(conn.find_domain(domain_name(lab_name, 1, "a")));
+    EXPECT_EQ(plain.find(password), std::string::npos);
 }
 
 }  // namespace

@@ -124,6 +124,8 @@ public:
     UpReport up(const LabSpec& lab, const Plan& plan, const UpOptions& options, const SeatProgress& progress = {});
     DownReport down(const std::string& lab, KeepImages keep_images, unsigned jobs = 4, Wait wait_lock = Wait::yes);
     std::vector<VmStatus> status(const std::string& lab);
+    // The password of a domain's graphical console; empty when it has none (loopback only).
+    std::string console_password(const std::string& domain);
     std::vector<LabSummary> summaries();
     HostComparison compare(const Plan& plan);
     // Power off, restore every disk (and NVRAM) to the clean baseline, start again. Only the

@@ -19,10 +19,11 @@ struct VmMetadata {
 
 // domain_type: "kvm", "qemu" (TCG) or "test". Disks are files in pool_path; the serial console
 // is logged to {pool_path}/{domain}.console.log, UEFI variables kept in {pool_path}/{domain}.nvram.fd.
-// emulator may be empty (the driver's default).
+// emulator may be empty (the driver's default). A console_password (VNC: at most 8
+// characters) guards a graphical console that listens beyond the loopback.
 std::string domain_xml(const PlannedVm& vm, const std::string& lab, const std::string& spec_hash,
                        const std::string& domain_type, const std::string& pool_path,
-                       const std::string& emulator);
+                       const std::string& emulator, const std::string& console_password = {});
 
 // seat: the seat the network belongs to, 0 for a lab-wide network.
 std::string network_xml(const PlannedNetwork& net, const std::string& lab, unsigned seat);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "app.hpp"
+#include "time_format.hpp"
 #include "session.hpp"
 
 namespace vmlab::cli {
@@ -21,17 +22,6 @@ struct LogOptions {
     std::size_t limit = 100;
     bool json = false;
 };
-
-// "2024-05-01T10:00:00+02:00" in local time.
-std::string iso_local_time(std::int64_t unix_seconds) {
-    const std::time_t time = unix_seconds;
-    std::tm local{};
-    localtime_r(&time, &local);
-    char buffer[64];
-    std::string out(buffer, std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S%z", &local));
-    if (out.size() > 2) out.insert(out.size() - 2, ":");
-    return out;
-}
 
 std::string format_duration(std::int64_t ms) {
     if (ms < 1000) return std::to_string(ms) + " ms";

@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "app.hpp"
+#include "time_format.hpp"
 #include "session.hpp"
 #include "vmlab/roster.hpp"
 #include "vmlab/token.hpp"
@@ -35,18 +36,6 @@ namespace fs = std::filesystem;
 
 std::int64_t ms_since(Clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-}
-
-// "2024-05-01T10:00:00+02:00" in local time; empty for 0.
-std::string iso_local_time(std::int64_t unix_seconds) {
-    if (unix_seconds == 0) return {};
-    const std::time_t time = unix_seconds;
-    std::tm local{};
-    localtime_r(&time, &local);
-    char buffer[64];
-    std::string out(buffer, std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S%z", &local));
-    if (out.size() > 2) out.insert(out.size() - 2, ":");
-    return out;
 }
 
 LabRecord require_lab(StateStore& store, const std::string& lab) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "time_format.hpp"
 #include "session.hpp"
 
 namespace vmlab::cli {
@@ -20,17 +21,6 @@ std::string join(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
     return out;
-}
-
-// "14:05:09" today's local time of a Unix time; "-" for never.
-std::string clock_time(std::int64_t when) {
-    if (when == 0) return "-";
-    const std::time_t t = static_cast<std::time_t>(when);
-    std::tm local{};
-    localtime_r(&t, &local);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%H:%M:%S", &local);
-    return buf;
 }
 
 int all_labs(StateStore& store, const GlobalOptions& global, bool json) {
@@ -87,7 +77,7 @@ int one_lab(StateStore& store, const GlobalOptions& global, const std::string& l
         std::cout << std::setw(6) << r.seat << std::setw(12) << r.vm << std::setw(24) << r.domain << std::setw(10) << r.state
                   << std::setw(16) << (r.ips.empty() ? "-" : r.ips) << std::setw(8)
                   << (r.ips.empty() ? "-" : leased ? "yes" : "no") << std::setw(24) << (r.console.empty() ? "-" : r.console)
-                  << std::setw(12) << clock_time(r.last_reset_at) << (r.attendee.empty() ? "-" : r.attendee) << '\n';
+                  << std::setw(12) << (r.last_reset_at ? iso_local_time(r.last_reset_at).substr(11, 8) : "-") << (r.attendee.empty() ? "-" : r.attendee) << '\n';
     }
     return 0;
 }

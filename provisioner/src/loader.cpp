@@ -623,6 +623,11 @@ private:
         std::vector<std::string> known;
         if (m_inline_templates)
             for (auto&& [k, v] : *m_inline_templates) known.push_back(std::string(k.str()));
+        for (const auto& dir : dirs) {
+            std::error_code ec;
+            for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+                if (it->path().extension() == ".toml") known.push_back(it->path().stem().string());
+        }
         m_sink.error(used_at, "no template named '" + name + "'" + did_you_mean(name, known) + " (searched inline [templates] and " +
                                   searched + ")");
         return nullptr;

@@ -464,6 +464,17 @@ template = "tiyn"
                                       (dir() / "templates/tiyn.toml").string());
 }
 
+TEST_F(LoaderTest, UnknownTemplateSuggestsTemplateFiles) {
+    write("templates/debian12.toml", "disk = \"1GiB\"\n");
+    const auto result = load(R"([lab]
+name = "demo"
+
+[vms.web]
+template = "debain12"
+)");
+    EXPECT_ERROR_AT(result, 5, 1, "no template named 'debain12' (did you mean 'debian12'?)");
+}
+
 TEST_F(LoaderTest, TemplatesThatExtendEachOther) {
     const auto result = load(R"([lab]
 name = "demo"

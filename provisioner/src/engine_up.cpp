@@ -4,11 +4,11 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
-#include <sstream>
-#include <thread>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include "vmlab/engine.hpp"
 #include "vmlab/images.hpp"
@@ -78,10 +78,15 @@ public:
                 spdlog::info("{}: configuration changed; recreating it", vm.domain);
                 virt::destroy(domain);
                 virt::undefine(domain);
-                std::vector<std::string> volumes{detail::baseline_memory_volume(vm.domain)};
-                for (const auto& disk : vm.disks) volumes.insert(volumes.end(), {disk.volume, disk.volume + ".baseline"});
-                for (const auto& name : volumes)
-                    if (auto vol = m_conn.find_volume(m_pool, name)) virt::delete_volume(vol);
+                // Its disks, and its running baseline: memory image and frozen layers.
+                for (const auto& vol : m_conn.all_volumes(m_pool)) {
+                    const std::string name = virt::name(vol);
+                    const bool owned = name == detail::baseline_memory_volume(vm.domain) ||
+                                       std::any_of(vm.disks.begin(), vm.disks.end(), [&](const PlannedDisk& d) {
+                                           return name == d.volume || name.starts_with(d.volume + ".");
+                                       });
+                    if (owned) virt::delete_volume(vol);
+                }
                 domain.reset();
             } else {
                 result.drifted.push_back("domain " + vm.domain);

@@ -19,7 +19,8 @@ bool owned_domain(const virt::Domain& domain, const std::string& lab) {
 }
 
 bool owned_network(const virt::Network& network, const std::string& lab) {
-    const auto owner = parse_network_metadata(virt::xml_desc(network));
+    const auto xml = virt::xml_desc_if_exists(network);
+    const auto owner = xml ? parse_network_metadata(*xml) : std::nullopt;
     return owner && owner->lab == lab;
 }
 

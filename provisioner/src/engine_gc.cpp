@@ -20,7 +20,8 @@ Orphans Engine::find_orphans(const std::optional<std::string>& only) {
         if (const auto metadata = virt::domain_metadata(domain))
             if (const auto owner = parse_vm_metadata(*metadata)) tagged.insert(owner->lab);
     for (const auto& network : m_conn.all_networks())
-        if (const auto owner = parse_network_metadata(virt::xml_desc(network))) tagged.insert(owner->lab);
+        if (const auto xml = virt::xml_desc_if_exists(network))
+            if (const auto owner = parse_network_metadata(*xml)) tagged.insert(owner->lab);
     for (const auto& pool : m_conn.all_pools()) {
         const std::string name = virt::name(pool);
         if (name.starts_with("vmlab-")) tagged.insert(name.substr(6));

@@ -40,6 +40,13 @@ std::string uuid_of(const virt::Domain& domain) {
     return virDomainGetUUIDString(domain.get(), buf) == 0 ? buf : "";
 }
 
+void wait_for_no_job(const virt::Domain& domain) {
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    virDomainJobInfo info{};
+    while (virDomainGetJobInfo(domain.get(), &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE && Clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+}
+
 // Everything `up` does to one seat's networks, disks and domains, in that order.
 class SeatBuilder {
 public:
@@ -72,6 +79,12 @@ public:
             if (!owner || owner->lab != m_plan.lab)
                 throw Error("domain " + vm.domain + " exists but is not part of lab " + m_plan.lab,
                             "vmlab never touches objects it did not create: remove or rename that domain, or rename the lab");
+            // A command killed mid-way may have left libvirt finishing its job (a save, a
+            // restore) or the guest paused after it: let the job end, then run the guest.
+            wait_for_no_job(domain);
+            if (virt::is_active(domain) && virt::state(domain) == virt::DomainState::paused &&
+                virDomainResume(domain.get()) < 0)
+                virt::throw_last_error("cannot resume paused domain " + vm.domain);
             if (owner->config_hash == vm.config_hash) {
                 result.kept.push_back("domain " + vm.domain);
             } else if (m_options.recreate == Recreate::yes) {
@@ -268,6 +281,7 @@ UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& optio
                         lab.source_file, 0, 0, static_cast<unsigned>(plan.seats.size())});
 
     virt::StoragePool pool = ensure_pool(m_conn, plan);
+    virt::refresh(pool);  // files renamed by a run that was killed before its own refresh
     for (const auto& image : plan.images) {
         if (import_image(m_conn, pool, image) == Imported::now) spdlog::info("imported base image {}", image.volume);
         const virt::StorageVol vol = m_conn.find_volume(pool, image.volume);

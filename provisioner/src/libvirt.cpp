@@ -243,13 +243,21 @@ std::optional<std::string> domain_metadata(const Domain& domain) {
     XmlString xml{virDomainGetMetadata(domain.get(), VIR_DOMAIN_METADATA_ELEMENT, vmlab_metadata_uri,
                                        VIR_DOMAIN_AFFECT_CURRENT)};
     if (xml) return std::string(xml.get());
-    if (last_error_is(VIR_ERR_NO_DOMAIN_METADATA)) return std::nullopt;
+    // A domain that vanished meanwhile (another command removed it) carries nothing of ours.
+    if (last_error_is(VIR_ERR_NO_DOMAIN_METADATA) || last_error_is(VIR_ERR_NO_DOMAIN)) return std::nullopt;
     throw_for(domain, "cannot read vmlab metadata of domain");
 }
 
 // --- Networks ---------------------------------------------------------------------------------
 
 std::string name(const Network& network) { return str(virNetworkGetName(network.get())); }
+
+std::optional<std::string> xml_desc_if_exists(const Network& network) {
+    XmlString xml{virNetworkGetXMLDesc(network.get(), 0)};
+    if (xml) return std::string(xml.get());
+    if (last_error_is(VIR_ERR_NO_NETWORK)) return std::nullopt;
+    throw_for(network, "cannot read XML of network");
+}
 
 std::string xml_desc(const Network& network, unsigned flags) {
     XmlString xml{virNetworkGetXMLDesc(network.get(), flags)};

@@ -152,6 +152,8 @@ struct Lease {
 
 std::string name(const Network& network);
 std::string xml_desc(const Network& network, unsigned flags = 0);
+// Empty when the network vanished meanwhile (another command removed it).
+std::optional<std::string> xml_desc_if_exists(const Network& network);
 bool is_active(const Network& network);
 void start(const Network& network);
 void destroy(const Network& network);  // no-op when not running

@@ -28,7 +28,9 @@ int down_command(const DownOptions& options, const GlobalOptions& global) {
     const DownReport report = engine.down(lab, options.keep_images ? KeepImages::yes : KeepImages::no, options.jobs,
                                           options.no_wait ? Wait::no : Wait::yes);
     if (options.json) {
-        std::cout << nlohmann::ordered_json{{"lab", lab}, {"removed", report.removed}, {"leftovers", report.leftovers}}.dump(2)
+        std::cout << nlohmann::ordered_json{{"lab", lab}, {"removed", report.removed}, {"leftovers", report.leftovers},
+                                             {"untouched", report.untouched}}
+                         .dump(2)
                   << '\n';
     } else {
         std::cout << "lab " << lab << ": removed " << report.removed.size() << " objects; ";
@@ -40,6 +42,8 @@ int down_command(const DownOptions& options, const GlobalOptions& global) {
             for (const auto& l : report.leftovers) std::cout << "  " << l << '\n';
         }
     }
+    for (const auto& file : report.untouched)
+        spdlog::warn("left {} in place: vmlab did not create it, so it never removes it", file);
     if (!report.leftovers.empty()) {
         spdlog::error("down of {} left objects behind; run `vmlab down {}` again, or remove them with virsh", lab, lab);
         return static_cast<int>(ExitCode::leftovers);

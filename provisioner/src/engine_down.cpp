@@ -88,13 +88,17 @@ DownReport Engine::down(const std::string& lab, KeepImages keep_images, unsigned
         for (const auto& vol : m_conn.all_volumes(pool)) {
             const std::string vol_name = virt::name(vol);
             if (keep_images == KeepImages::yes && is_base_image(vol_name)) continue;
+            if (!is_lab_file(lab, vol_name)) {
+                report.untouched.push_back(virt::volume_path(vol));
+                continue;
+            }
             virt::delete_volume(vol);
             m_store.delete_volume(lab, pool_name_, vol_name);
             removed("volume " + vol_name);
         }
         if (keep_images == KeepImages::no) {
             virt::destroy(pool);
-            virt::delete_pool(pool);
+            if (report.untouched.empty()) virt::delete_pool(pool);  // else the directory stays, with those files
             virt::undefine(pool);
             removed("pool " + pool_name_);
         }

@@ -154,6 +154,11 @@ private:
 };
 
 virt::StoragePool ensure_pool(virt::Connection& conn, const Plan& plan) {
+    // `down` empties and removes the directory: it must hold nothing but this lab's files.
+    if (const auto foreign = foreign_files(plan.pool_path, plan.lab); !foreign.empty())
+        throw Error("the storage directory " + plan.pool_path + " holds files vmlab did not create (" + foreign.front() +
+                        (foreign.size() > 1 ? ", …" : "") + ")",
+                    "set lab.storage to a new or empty directory", ExitCode::invalid);
     virt::StoragePool pool = conn.find_pool(plan.pool);
     if (!pool) {
         spdlog::info("creating storage pool {} at {}", plan.pool, plan.pool_path);

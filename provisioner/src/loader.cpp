@@ -5,6 +5,7 @@
 #include <cmath>
 #include <deque>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -375,6 +376,13 @@ private:
                 m_sink.error(r.key_pos("storage"), "lab.storage: the storage directory must not be empty");
             else
                 lab.storage = absolute_from(m_file, *storage).string();
+            if (const auto foreign = foreign_files(lab.storage, lab.name); !lab.name.empty() && !foreign.empty()) {
+                std::string names;
+                for (const auto& f : foreign) names += (names.empty() ? "" : ", ") + f;
+                m_sink.error(r.key_pos("storage"), "lab.storage: " + lab.storage + " holds files vmlab did not create (" + names +
+                                                       "); `vmlab down` empties and removes this directory, so give the "
+                                                       "lab a new or empty one");
+            }
         } else if (!lab.name.empty()) {
             lab.storage = "/var/lib/vmlab/pools/" + lab.name;
         }
@@ -713,7 +721,21 @@ private:
             return {};
         }
         const fs::path defined_in = n->source().path ? fs::path(*n->source().path) : m_file;
-        return absolute_from(defined_in, *value).string();
+        const fs::path path = absolute_from(defined_in, *value);
+        std::vector<fs::path> allowed = default_image_dirs;
+        allowed.push_back(fs::absolute(defined_in).parent_path());
+        allowed.insert(allowed.end(), m_options.image_dirs.begin(), m_options.image_dirs.end());
+        if (std::none_of(allowed.begin(), allowed.end(), [&](const fs::path& dir) { return is_inside(path, dir); })) {
+            std::string dirs;
+            for (const auto& dir : allowed) dirs += (dirs.empty() ? "" : ", ") + dir.string();
+            std::error_code ec;
+            const fs::path resolved = fs::weakly_canonical(path, ec);
+            const std::string shown = path.string() + (ec || resolved == path ? "" : " (" + resolved.string() + ")");
+            m_sink.error(m_sink.where(*n), key + ": " + shown + " is outside the directories images may come from (" + dirs +
+                                               "); move it into one of them, or allow its directory with VMLAB_IMAGE_DIRS=DIR");
+            return {};
+        }
+        return path.string();
     }
 
     void check_addresses(LabSpec& lab, const toml::table& root) {
@@ -830,6 +852,16 @@ private:
 };
 
 }  // namespace
+
+bool is_inside(const fs::path& path, const fs::path& dir) {
+    std::error_code ec;
+    const fs::path resolved = fs::weakly_canonical(path, ec);
+    if (ec) return false;
+    const fs::path root = fs::weakly_canonical(dir, ec);
+    if (ec) return false;
+    const auto [root_end, _] = std::mismatch(root.begin(), root.end(), resolved.begin(), resolved.end());
+    return root_end == root.end() || (std::next(root_end) == root.end() && root_end->empty());  // "dir/" ends in ""
+}
 
 LoadResult load_lab_text(std::string_view text, const fs::path& file, const LoadOptions& options) {
     Loader loader(file, options);

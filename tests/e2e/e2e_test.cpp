@@ -166,6 +166,30 @@ TEST_F(E2e, DownNeverTouchesForeignObjects) {
     EXPECT_FALSE(contains(dump.out(), "<metadata")) << "vmlab must not have tagged it:\n" << dump.out();
 }
 
+// A file someone put into the lab's storage directory survives `down`, which says so.
+TEST_F(E2e, DownLeavesFilesItDidNotCreate) {
+    m_baseline = "powered-off";
+    ASSERT_NO_FATAL_FAILURE(write_lab(1, {"alpha"}));
+    const Ran first = vmlab({"up", m_lab_file.string()}, up_timeout);
+    ASSERT_EQ(first.code(), 0) << first.report();
+    const fs::path notes = m_storage / "notes.txt";
+    std::ofstream(notes) << "the presenter's notes";
+
+    const Ran down = vmlab({"down", m_lab}, up_timeout);
+    EXPECT_EQ(down.code(), 0) << down.report();
+    EXPECT_TRUE(contains(down.result.err, notes.string())) << "down should name the file it left\n" << down.report();
+    std::ifstream in(notes);
+    std::string text;
+    std::getline(in, text);
+    EXPECT_EQ(text, "the presenter's notes");
+    EXPECT_EQ(lab_domains(), std::vector<std::string>{});
+    EXPECT_EQ(lab_networks(), std::vector<std::string>{});
+    EXPECT_EQ(lab_pools(), std::vector<std::string>{});
+    std::vector<std::string> left;
+    for (const auto& entry : fs::directory_iterator(m_storage)) left.push_back(entry.path().filename().string());
+    EXPECT_EQ(left, std::vector<std::string>{"notes.txt"});
+}
+
 // Reset undoes the guest's disk write on one seat only: the guest stamps its disk at every
 // boot and prints the first line it found there, so a boot on a reset disk finds it blank.
 TEST_F(E2e, ResetRestoresOneSeatAndLeavesTheOthers) {

@@ -239,6 +239,22 @@ TEST_F(EngineTest, GcFindsLabsTheDatabaseLostAndStrayVolumes) {
     EXPECT_TRUE(forgetful.find_lab_objects(lab_name).empty());
 }
 
+TEST_F(EngineTest, UpRefusesAStorageDirectoryWithFilesItDidNotCreate) {
+    const LabSpec lab = load(lab_name, 1);
+    fs::create_directories(lab.storage);
+    std::ofstream(fs::path(lab.storage) / "thesis.odt") << "years of work";
+    try {
+        up(lab);
+        ADD_FAILURE() << "up used a directory with someone else's files";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("thesis.odt"), std::string::npos) << e.what();
+        EXPECT_EQ(e.code(), ExitCode::invalid);
+    }
+    for (const auto& domain : conn.all_domains()) EXPECT_FALSE(virt::name(domain).starts_with(lab_name + "-"));
+    EXPECT_FALSE(conn.find_pool(pool_name(lab_name)));
+    EXPECT_TRUE(fs::exists(fs::path(lab.storage) / "thesis.odt"));
+}
+
 TEST_F(EngineTest, ConsoleBeyondLoopbackGetsAPassword) {
     ASSERT_EQ(up(load(lab_name, 1, "128MiB", "console_listen = \"0.0.0.0\"")).failed(), 0u);
     Engine engine(conn, store);

@@ -967,10 +967,10 @@ TEST_F(LoaderTest, DirectKernelBootChecks) {
 name = "demo"
 
 [templates.k]
-kernel = "/nonexistent/vmlinuz"
+kernel = "/var/lib/vmlab/images/nonexistent/vmlinuz"
 memory = "64MiB"
 [templates.i]
-initrd = "/nonexistent/initrd"
+initrd = "/var/lib/vmlab/images/nonexistent/initrd"
 disk = "1GiB"
 
 [vms.a]
@@ -979,7 +979,7 @@ template = "k"
 template = "i"
 )");
     EXPECT_ERROR_AT(result, 8, 1, "template i: initrd needs a kernel (direct kernel boot)");
-    EXPECT_TRUE(has_diagnostic(result, Severity::warning, lab_file(), 5, 1, "kernel /nonexistent/vmlinuz does not exist"));
+    EXPECT_TRUE(has_diagnostic(result, Severity::warning, lab_file(), 5, 1, "kernel /var/lib/vmlab/images/nonexistent/vmlinuz does not exist"));
     EXPECT_TRUE(has_diagnostic(result, Severity::warning, lab_file(), 11, 6, "below 80MiB"));
 }
 
@@ -1102,12 +1102,77 @@ template = "guest"
     EXPECT_TRUE(has_errors(load_lab(dir() / "lab.toml").diagnostics));
 }
 
+TEST_F(LoaderTest, ImagesOutsideTheAllowedDirectoriesAreErrors) {
+    write("images/disk.img", "raw");
+    fs::create_symlink("/etc/passwd", dir() / "images/escape.img");
+    const auto result = load(R"([lab]
+name = "demo"
+
+[templates.absolute]
+image = "/etc/passwd"
+format = "raw"
+[templates.dotdot]
+kernel = "images/../../outside/vmlinuz"
+[templates.symlink]
+image = "images/escape.img"
+format = "raw"
+[templates.inside]
+image = "images/disk.img"
+format = "raw"
+
+[vms.a]
+template = "inside"
+[vms.b]
+template = "absolute"
+[vms.c]
+template = "dotdot"
+[vms.d]
+template = "symlink"
+)");
+    EXPECT_ERROR_AT(result, 5, 9, "image: /etc/passwd is outside the directories images may come from");
+    EXPECT_ERROR_AT(result, 8, 10, "is outside the directories images may come from");
+    EXPECT_ERROR_AT(result, 10, 9, "(/etc/passwd) is outside the directories images may come from");
+    EXPECT_TRUE(has_diagnostic(result, Severity::error, lab_file(), 5, 9, "VMLAB_IMAGE_DIRS"));
+    EXPECT_FALSE(has_diagnostic(result, Severity::error, lab_file(), 13, 9, "outside"));
+}
+
+TEST_F(LoaderTest, StorageWithFilesVmlabDidNotCreateIsAnError) {
+    write("pool/demo-s01-a-root.qcow2", "ours");
+    const std::string lab =
+        "[lab]\nname = \"demo\"\nstorage = \"pool\"\n[templates.t]\ndisk = \"1GiB\"\n[vms.a]\ntemplate = \"t\"\n";
+    EXPECT_VALID(load(lab));
+    write("pool/thesis.odt", "not ours");
+    const auto result = load(lab);
+    EXPECT_ERROR_AT(result, 3, 1, "lab.storage: " + (dir() / "pool").string() + " holds files vmlab did not create (thesis.odt)");
+}
+
+TEST_F(LoaderTest, TheOperatorCanAllowMoreImageDirectories) {
+    std::string other = (fs::temp_directory_path() / "vmlab-loader-images-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(other.data()), nullptr);
+    std::ofstream(fs::path(other) / "disk.img") << "raw";
+    const std::string lab = "[lab]\nname = \"demo\"\n[templates.t]\nimage = \"" + other +
+                            "/disk.img\"\nformat = \"raw\"\n[vms.a]\ntemplate = \"t\"\n";
+    EXPECT_TRUE(has_errors(load(lab).diagnostics));
+    LoadOptions options;
+    options.image_dirs.push_back(other);
+    EXPECT_VALID(load(lab, options));
+    fs::remove_all(other);
+}
+
+TEST(IsInside, ComparesWholeComponentsOfResolvedPaths) {
+    EXPECT_TRUE(is_inside("/var/lib/vmlab/images/a.qcow2", "/var/lib/vmlab/images"));
+    EXPECT_TRUE(is_inside("/var/lib/vmlab/images/sub/a.qcow2", "/var/lib/vmlab/images/"));
+    EXPECT_FALSE(is_inside("/var/lib/vmlab/images-evil/a.qcow2", "/var/lib/vmlab/images"));
+    EXPECT_FALSE(is_inside("/var/lib/vmlab/images/../secret", "/var/lib/vmlab/images"));
+    EXPECT_FALSE(is_inside("/etc/passwd", "/var/lib/vmlab/images"));
+}
+
 TEST_F(LoaderTest, MissingImageIsAWarning) {
     const auto result = load(R"([lab]
 name = "demo"
 
 [templates.guest]
-image = "/nonexistent/vmlab/guest.qcow2"
+image = "/var/lib/vmlab/images/nonexistent/guest.qcow2"
 
 [vms.web]
 template = "guest"
@@ -1115,7 +1180,7 @@ template = "guest"
     EXPECT_VALID(result);
     ASSERT_EQ(result.diagnostics.size(), 1u) << dump(result.diagnostics);
     EXPECT_TRUE(has_diagnostic(result, Severity::warning, lab_file(), 5, 1,
-                               "template guest: image /nonexistent/vmlab/guest.qcow2 does not exist on this machine"));
+                               "template guest: image /var/lib/vmlab/images/nonexistent/guest.qcow2 does not exist on this machine"));
     EXPECT_EQ(result.lab->templates[0].image_virtual_bytes, 0u);
 }
 

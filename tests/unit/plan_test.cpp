@@ -711,3 +711,12 @@ TEST(StableHash, IsFnv1a64) {
     EXPECT_EQ(stable_hash("a"), "af63dc4c8601ec8c");
     EXPECT_EQ(stable_hash("foobar"), "85944171f73967e8");
 }
+
+TEST(LabFiles, OnlyNamesVmlabGivesBelongToTheLab) {
+    for (const char* name : {"base-tiny.qcow2", "base-tiny.qcow2.partial", "demo-s01-a-root.qcow2", "demo-s12-a.nvram.fd",
+                             "demo-s03-web.console.log", "demo-s01-a-root.qcow2.baseline-20261129T010000"})
+        EXPECT_TRUE(is_lab_file("demo", name)) << name;
+    for (const char* name : {"notes.txt", "demo-summary.txt", "demo-s-a", "demo-s01", "demo-sx1-a", "other-s01-a-root.qcow2",
+                             ".bashrc", "demo2-s01-a-root.qcow2"})
+        EXPECT_FALSE(is_lab_file("demo", name)) << name;
+}

@@ -86,6 +86,7 @@ struct Orphans {
 struct DownReport {
     std::vector<std::string> removed;
     std::vector<std::string> leftovers;  // found by a fresh scan through libvirt after removal
+    std::vector<std::string> untouched;  // files in the lab's storage directory vmlab did not create, left in place
 };
 
 enum class KeepBroken { no, yes };

@@ -20,7 +20,16 @@ struct LoadOptions {
     // Extra directories searched for `<name>.toml` templates after the lab's own
     // `templates/` and `../templates/` directories.
     std::vector<std::filesystem::path> template_dirs;
+    // Directories images, kernels and initrds may come from besides default_image_dirs and
+    // the directory of the file that names them (each with its subdirectories). A lab file
+    // cannot widen this: an image elsewhere (or a symlink or `..` leading out) is an error.
+    std::vector<std::filesystem::path> image_dirs;
 };
+
+inline const std::vector<std::filesystem::path> default_image_dirs{"/var/lib/vmlab/images", "/var/lib/libvirt/images"};
+
+// Whether `path`, with symlinks and `..` resolved, lies inside `dir` (resolved too).
+bool is_inside(const std::filesystem::path& path, const std::filesystem::path& dir);
 
 struct LoadResult {
     std::optional<LabSpec> lab;  // set when there are no errors

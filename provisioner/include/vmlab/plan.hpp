@@ -4,9 +4,11 @@
 // same plan.
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vmlab/ipv4.hpp"
@@ -127,6 +129,12 @@ SubnetLayout layout_subnets(const LabSpec& lab);
 std::string pool_name(const std::string& lab);
 std::string network_prefix(const std::string& lab);  // "vmlab-<lab>-"
 std::string domain_name(const std::string& lab, unsigned seat, const std::string& vm);
+
+// Whether a file in a lab's storage directory is one vmlab names: a base image ("base-…") or
+// a seat's disk, memory image, NVRAM or console log ("<lab>-sNN-…"). `down` removes only these.
+bool is_lab_file(const std::string& lab, std::string_view file);
+// The entries of `storage` that are not lab files (at most `limit`); none if it does not exist.
+std::vector<std::string> foreign_files(const std::filesystem::path& storage, const std::string& lab, std::size_t limit = 3);
 
 // Stable 64-bit FNV-1a hash as 16 hex digits (for drift detection, not for security).
 std::string stable_hash(std::string_view text);

@@ -390,6 +390,7 @@ Timings up(virConnectPtr conn, const vmlab::LabSpec& lab, const vmlab::Plan& pla
         if (virStoragePoolCreate(pool, 0) < 0) fail("start pool " + plan.pool);
     }
     if (virStoragePoolSetAutostart(pool, 1) < 0) fail("autostart pool " + plan.pool);
+    if (virStoragePoolRefresh(pool, 0) < 0) fail("refresh pool " + plan.pool);  // vmlab: files of a killed run
     for (const auto& image : plan.images) {
         import_image(conn, pool, image);
         virStorageVolPtr vol = virStorageVolLookupByName(pool, image.volume.c_str());

@@ -126,7 +126,7 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
                 for (auto& vm : vms)
                     for (auto& lease : detail::planned_leases(m_conn, vm.domain, r.seat)) {
                         // A restored guest keeps the lease it held when captured; a booted one takes a new one.
-                        lease.min_expiry = warm[vm.name] ? 0 : booted_after + detail::lease_seconds - 5;
+                        lease.min_expiry = warm[vm.name] ? 0 : detail::min_expiry_of_lease_granted_after(booted_after);
                         wanted.push_back(lease);
                     }
                 const auto missing = detail::wait_for_leases(m_conn, std::move(wanted), *options.wait_ip);

@@ -192,7 +192,7 @@ void wait_for_planned_leases(virt::Connection& conn, const Plan& plan, std::chro
             for (const auto& nic : vm.nics)
                 if (nic.ip && dhcp_networks.count(nic.network))
                     wanted.push_back({seat.number, vm.domain, nic.network, nic.mac, to_string(*nic.ip),
-                                      fresh ? since + detail::lease_seconds - 5 : 0});
+                                      fresh ? detail::min_expiry_of_lease_granted_after(since) : 0});
         }
     }
     spdlog::info("waiting for {} DHCP leases (up to {} s)", wanted.size(), timeout.count());

@@ -13,6 +13,11 @@ namespace vmlab::detail {
 // dnsmasq's lease time, which libvirt keeps when the network XML sets none.
 inline constexpr std::int64_t lease_seconds = 3600;
 
+// The least expiry time of a lease granted after the second `time` (Unix seconds, like
+// dnsmasq's): a lease the guest held before that second ends sooner. The guest must have been
+// stopped by `time`, so that it could not renew its old lease afterwards.
+inline std::int64_t min_expiry_of_lease_granted_after(std::int64_t time) { return time + lease_seconds + 1; }
+
 struct WantedLease {
     unsigned seat = 0;
     std::string domain, network, mac, ip;

@@ -27,7 +27,16 @@ bool last_error_is(int code) {
     return e && e->code == code;
 }
 
+// The daemon went away under an open connection: stopped, restarted, or crashed.
+bool connection_lost(const LastError& e) {
+    return e.domain == VIR_FROM_RPC || e.code == VIR_ERR_NO_CONNECT || e.code == VIR_ERR_RPC ||
+           (e.domain == VIR_FROM_REMOTE && e.code == VIR_ERR_SYSTEM_ERROR);
+}
+
 [[noreturn]] void raise(const LastError& e, const std::string& what, std::string hint = {}) {
+    if (connection_lost(e))
+        hint = "the connection to libvirtd was lost (did it stop or restart?): make sure it runs (scripts/setup "
+               "starts it), then run the same command again; it finishes what this one started";
     throw LibvirtError(what + ": " + e.message, std::move(hint), e.code, e.domain);
 }
 

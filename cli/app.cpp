@@ -49,6 +49,7 @@ int run(int argc, char** argv) {
     add_gc(app, global, action);
     add_seats(app, global, action);
     add_log(app, global, action);
+    add_serve(app, global, action);
 
     try {
         app.parse(argc, argv);

@@ -32,6 +32,7 @@ void add_console(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_gc(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_seats(CLI::App& app, const GlobalOptions& global, Action& action);
 void add_log(CLI::App& app, const GlobalOptions& global, Action& action);
+void add_serve(CLI::App& app, const GlobalOptions& global, Action& action);  // and organizer-token
 
 int run(int argc, char** argv);
 

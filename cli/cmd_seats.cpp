@@ -22,6 +22,7 @@
 #include "app.hpp"
 #include "time_format.hpp"
 #include "session.hpp"
+#include "vmlab/handout.hpp"
 #include "vmlab/roster.hpp"
 #include "vmlab/token.hpp"
 
@@ -379,148 +380,10 @@ int move_command(const MoveOptions& options, const GlobalOptions& global) {
 // --- seats export -----------------------------------------------------------------------------
 
 struct ExportOptions {
-    std::string lab, format = "md", output;
+    std::string lab, format = "md", output, portal_url;
     std::vector<unsigned> seats;
     bool no_tokens = false;
 };
-
-struct HandoutVm {
-    std::string name, ips, console;
-};
-
-struct Handout {
-    unsigned seat = 0;
-    std::string name, email, token;
-    std::vector<HandoutVm> vms;
-};
-
-std::string html_escape(const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
-        }
-    }
-    return out;
-}
-
-// Backslash before every character Markdown could read as markup.
-std::string md_escape(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        if (std::string_view("\\`*_{}[]<>()#+!|~").find(c) != std::string_view::npos) out += '\\';
-        out += c;
-    }
-    return out;
-}
-
-std::string csv_field(const std::string& text) {
-    if (text.find_first_of(",\"\r\n") == std::string::npos && (text.empty() || (text.front() != ' ' && text.back() != ' ')))
-        return text;
-    std::string out = "\"";
-    for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
-std::string or_dash(const std::string& text) { return text.empty() ? "-" : text; }
-
-std::string render_csv(const LabRecord& lab, const std::vector<Handout>& handouts) {
-    std::vector<std::string> vm_names;  // every seat has the same VMs; the union in case not
-    for (const auto& h : handouts)
-        for (const auto& vm : h.vms)
-            if (std::find(vm_names.begin(), vm_names.end(), vm.name) == vm_names.end()) vm_names.push_back(vm.name);
-    std::vector<std::string> header{"lab", "title", "seat", "name", "email", "token"};
-    for (const auto& vm : vm_names) {
-        header.push_back(vm + " ips");
-        header.push_back(vm + " console");
-    }
-    std::string out;
-    auto line = [&](const std::vector<std::string>& fields) {
-        for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + csv_field(fields[i]);
-        out += "\r\n";  // RFC 4180
-    };
-    line(header);
-    for (const auto& h : handouts) {
-        std::vector<std::string> row{lab.name, lab.title, std::to_string(h.seat), h.name, h.email, h.token};
-        for (const auto& name : vm_names) {
-            const auto vm = std::find_if(h.vms.begin(), h.vms.end(), [&](const HandoutVm& v) { return v.name == name; });
-            row.push_back(vm == h.vms.end() ? "" : vm->ips);
-            row.push_back(vm == h.vms.end() ? "" : vm->console);
-        }
-        line(row);
-    }
-    return out;
-}
-
-std::string render_md(const LabRecord& lab, const std::vector<Handout>& handouts) {
-    std::ostringstream out;
-    for (std::size_t i = 0; i < handouts.size(); ++i) {
-        const Handout& h = handouts[i];
-        if (i) out << "\n---\n\n";
-        out << "# " << md_escape(lab.title.empty() ? lab.name : lab.title) << ": seat " << h.seat << "\n\n";
-        out << "- **Lab:** " << md_escape(lab.name) << "\n";
-        out << "- **Seat:** " << h.seat << "\n";
-        out << "- **Attendee:** " << (h.name.empty() ? "-" : md_escape(h.name)) << "\n";
-        out << "- **Email:** " << (h.email.empty() ? "-" : md_escape(h.email)) << "\n";
-        out << "- **Access token:** " << (h.token.empty() ? "-" : "`" + h.token + "`") << "\n\n";
-        out << "| VM | IP addresses | Console |\n| --- | --- | --- |\n";
-        for (const auto& vm : h.vms)
-            out << "| " << md_escape(vm.name) << " | " << md_escape(or_dash(vm.ips)) << " | " << md_escape(or_dash(vm.console))
-                << " |\n";
-    }
-    return out.str();
-}
-
-std::string render_html(const LabRecord& lab, const std::vector<Handout>& handouts) {
-    const std::string title = html_escape(lab.title.empty() ? lab.name : lab.title);
-    std::ostringstream out;
-    out << R"(<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>)" << title
-        << R"(: seat handouts</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 0; color: #111; }
-.card { padding: 2cm; page-break-after: always; break-after: page; }
-.card:last-child { page-break-after: auto; break-after: auto; }
-h1 { font-size: 1.6em; margin: 0 0 .2em; }
-.seat { font-size: 3em; font-weight: bold; margin: 0 0 .5em; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .3em 1em; }
-dt { font-weight: bold; }
-dd { margin: 0; }
-.token { font-family: ui-monospace, monospace; font-size: 1.1em; word-break: break-all; }
-table { border-collapse: collapse; margin-top: 1em; }
-th, td { border: 1px solid #999; padding: .3em .7em; text-align: left; }
-td.mono { font-family: ui-monospace, monospace; }
-@media screen { .card { border-bottom: 1px dashed #999; } }
-</style>
-</head>
-<body>
-)";
-    for (const auto& h : handouts) {
-        out << "<section class=\"card\">\n<h1>" << title << "</h1>\n<p class=\"seat\">Seat " << h.seat << "</p>\n<dl>\n";
-        out << "<dt>Lab</dt><dd>" << html_escape(lab.name) << "</dd>\n";
-        out << "<dt>Attendee</dt><dd>" << html_escape(or_dash(h.name)) << "</dd>\n";
-        out << "<dt>Email</dt><dd>" << html_escape(or_dash(h.email)) << "</dd>\n";
-        out << "<dt>Access token</dt><dd class=\"token\">" << html_escape(or_dash(h.token)) << "</dd>\n</dl>\n";
-        out << "<table>\n<thead><tr><th>VM</th><th>IP addresses</th><th>Console</th></tr></thead>\n<tbody>\n";
-        for (const auto& vm : h.vms)
-            out << "<tr><td>" << html_escape(vm.name) << "</td><td class=\"mono\">" << html_escape(or_dash(vm.ips))
-                << "</td><td class=\"mono\">" << html_escape(or_dash(vm.console)) << "</td></tr>\n";
-        out << "</tbody>\n</table>\n</section>\n";
-    }
-    out << "</body>\n</html>\n";
-    return out.str();
-}
 
 // Live console addresses by domain; empty (with a warning) when libvirt cannot be reached.
 std::map<std::string, std::string> live_consoles(StateStore& store, const GlobalOptions& global, const std::string& lab) {
@@ -590,7 +453,6 @@ void write_private_file(const fs::path& path, const std::string& text, Commit&& 
 }
 
 int export_command(const ExportOptions& options, const GlobalOptions& global) {
-    const auto start = Clock::now();
     StateStore store = open_state(global);
     const LabRecord lab = require_lab(store, lab_name_from_argument(options.lab));
     std::vector<SeatRecord> seats;
@@ -604,51 +466,19 @@ int export_command(const ExportOptions& options, const GlobalOptions& global) {
     if (seats.empty())
         throw Error("lab " + lab.name + " has no seats in the state database", "`vmlab up` records them; run it first");
 
-    const auto consoles = live_consoles(store, global, lab.name);
-    std::map<unsigned, std::vector<HandoutVm>> vms;
-    for (const auto& vm : store.vms(lab.name)) {
-        const auto it = consoles.find(vm.domain);
-        vms[vm.seat].push_back({vm.vm, vm.ips, it == consoles.end() ? "" : it->second});
-    }
-
-    const bool rotate = !options.no_tokens;
-    std::vector<Handout> handouts;
-    std::size_t issued = 0;
-    for (const auto& s : seats) {
-        Handout h{s.seat, s.attendee_name, s.attendee_email, {}, vms[s.seat]};
-        if (rotate && assigned(s)) {
-            h.token = new_token();
-            ++issued;
-        }
-        handouts.push_back(std::move(h));
-    }
-
-    const std::string text = options.format == "csv"    ? render_csv(lab, handouts)
-                             : options.format == "html" ? render_html(lab, handouts)
-                                                        : render_md(lab, handouts);
+    std::vector<Handout> handouts = make_handouts(store, lab.name, seats, live_consoles(store, global, lab.name));
+    const std::size_t issued = options.no_tokens ? 0 : issue_handout_tokens(handouts);
+    const HandoutFormat format = options.format == "csv"    ? HandoutFormat::csv
+                                 : options.format == "html" ? HandoutFormat::html
+                                                            : HandoutFormat::md;
+    const std::string text = render_handouts(format, lab, handouts, options.portal_url);
     const bool to_stdout = options.output.empty() || options.output == "-";
     if (std::error_code ec; !to_stdout && fs::is_directory(options.output, ec))
         throw Error(options.output + " is a directory", "give --output a file name, e.g. " +
                                                             (fs::path(options.output) / ("handouts." + options.format)).string(),
                     ExitCode::invalid);
     const std::string destination = to_stdout ? "stdout" : options.output;
-    auto commit = [&] {
-        store.transaction([&] {
-            for (const auto& h : handouts) {
-                if (h.token.empty()) continue;
-                const auto now = store.find_seat(lab.name, h.seat);
-                if (!now || now->attendee_name != h.name || now->attendee_email != h.email)
-                    throw Error("seat " + std::to_string(h.seat) + " of lab " + lab.name +
-                                    " changed attendee during the export; no token was changed",
-                                "run the export again");
-                store.set_token_hash(lab.name, h.seat, token_hash(h.token));
-                audit(store, lab.name, h.seat, "seats.export", "ok",
-                      "new token for " + attendee(h.name, h.email) + " (the previous one was revoked); " + options.format +
-                          " handout to " + destination,
-                      start);
-            }
-        });
-    };
+    auto commit = [&] { commit_handout_tokens(store, lab.name, handouts, options.format + " handout to " + destination); };
     if (to_stdout) {
         commit();
         std::cout << text << std::flush;
@@ -731,6 +561,9 @@ void add_seats(CLI::App& app, const GlobalOptions& global, Action& action) {
         ->check(CLI::PositiveNumber)
         ->allow_extra_args(false);
     export_cmd->add_flag("--no-tokens", exp->no_tokens, "print no tokens and keep the seats' current ones");
+    export_cmd->add_option("--portal-url", exp->portal_url,
+                           "the web portal's address (as `vmlab serve` listens): adds a sign-in link per card, with "
+                           "the token in the URL fragment");
     export_cmd->footer(
         "vmlab stores only hashes of tokens, so export ISSUES A NEW TOKEN for every assigned seat it prints: the "
         "seat's previous token stops working. Use --no-tokens to print handouts without touching tokens.");

@@ -144,7 +144,7 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
         }
         r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         m_store.add_event({0, 0, lab, r.seat, selection.vm.value_or(""), "reset", r.ok ? "ok" : "failed",
-                           r.ok ? (options.keep_broken == KeepBroken::yes ? "broken disks kept" : "") : r.error, "",
+                           r.ok ? (options.keep_broken == KeepBroken::yes ? "broken disks kept" : "") : r.error, options.actor,
                            static_cast<std::int64_t>(r.seconds * 1000)});
     });
     return results;

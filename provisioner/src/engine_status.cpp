@@ -37,12 +37,14 @@ LiveDomain read_live(const virt::Domain& domain) {
 
 }  // namespace
 
-std::vector<VmStatus> Engine::status(const std::string& lab) {
+std::vector<VmStatus> Engine::status(const std::string& lab, std::optional<unsigned> seat) {
     std::map<unsigned, SeatRecord> seats;
-    for (auto& seat : m_store.seats(lab)) seats[seat.seat] = std::move(seat);
+    for (auto& record : m_store.seats(lab)) seats[record.seat] = std::move(record);
     std::map<std::string, std::map<std::string, std::string>> leases;  // network -> mac -> ip
     for (const auto& net : m_store.networks(lab))
-        if (virt::Network network = m_conn.find_network(net.name); network && virt::is_active(network)) try {
+        if (seat && net.seat != 0 && net.seat != *seat) {
+            continue;  // another seat's network
+        } else if (virt::Network network = m_conn.find_network(net.name); network && virt::is_active(network)) try {
                 for (const auto& lease : virt::dhcp_leases(network)) leases[net.name][lease.mac] = lease.ip;
             } catch (const virt::LibvirtError& e) {
                 if (e.code() != VIR_ERR_NO_SUPPORT) throw;  // a driver without DHCP (the test driver): no leases
@@ -50,6 +52,7 @@ std::vector<VmStatus> Engine::status(const std::string& lab) {
 
     std::vector<VmStatus> rows;
     for (const auto& vm : m_store.vms(lab)) {
+        if (seat && vm.seat != *seat) continue;
         VmStatus row{vm.seat, vm.vm, vm.domain, "missing", vm.ips, "", seats[vm.seat].attendee_name, {},
                      seats[vm.seat].last_reset_at};
         if (virt::Domain domain = m_conn.find_domain(vm.domain)) {

@@ -101,6 +101,17 @@ ALTER TABLE seats ADD COLUMN token_created_at INTEGER NOT NULL DEFAULT 0;
 CREATE UNIQUE INDEX seats_by_token_hash ON seats (token_hash) WHERE token_hash <> '';
 CREATE UNIQUE INDEX seats_by_email ON seats (lab, lower(attendee_email)) WHERE attendee_email <> '';
 )sql",
+    // Organizer tokens of the web portal (any lab), stored like seat tokens: only the hash.
+    // Revoked rows stay, so the audit log's "organizer NAME/ID" keeps meaning something.
+    R"sql(
+CREATE TABLE organizer_tokens (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER NOT NULL DEFAULT 0
+);
+)sql",
 };
 static_assert(std::size(migrations) == StateStore::schema_version);
 
@@ -626,6 +637,57 @@ void StateStore::delete_volume(const std::string& lab, const std::string& pool,
     Statement(m_db.get(), m_path, "DELETE FROM volumes WHERE lab = ?1 AND pool = ?2 AND name = ?3")
         .bind(lab, pool, name)
         .step();
+}
+
+std::int64_t StateStore::add_organizer(const std::string& name, const std::string& hash) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path,
+              "INSERT INTO organizer_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3)")
+        .bind(name, hash, now())
+        .step();
+    return sqlite3_last_insert_rowid(m_db.get());
+}
+
+namespace {
+
+constexpr const char* organizer_columns = "id, name, created_at, revoked_at";
+
+OrganizerRecord read_organizer(const Statement& row) {
+    return {row.integer(0), row.text(1), row.integer(2), row.integer(3)};
+}
+
+}  // namespace
+
+std::vector<OrganizerRecord> StateStore::organizers() {
+    std::lock_guard lock(*m_mutex);
+    Statement query(m_db.get(), m_path,
+                    (std::string("SELECT ") + organizer_columns + " FROM organizer_tokens ORDER BY id").c_str());
+    std::vector<OrganizerRecord> result;
+    while (query.step())
+        result.push_back(read_organizer(query));
+    return result;
+}
+
+std::optional<OrganizerRecord> StateStore::organizer_for_token_hash(const std::string& hash) {
+    std::lock_guard lock(*m_mutex);
+    if (hash.empty())
+        return std::nullopt;
+    Statement query(m_db.get(), m_path,
+                    (std::string("SELECT ") + organizer_columns +
+                     " FROM organizer_tokens WHERE token_hash = ?1 AND revoked_at = 0")
+                        .c_str());
+    if (!query.bind(hash).step())
+        return std::nullopt;
+    return read_organizer(query);
+}
+
+bool StateStore::revoke_organizer(std::int64_t id) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path,
+              "UPDATE organizer_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at = 0")
+        .bind(id, now())
+        .step();
+    return sqlite3_changes(m_db.get()) > 0;
 }
 
 std::int64_t StateStore::add_event(const EventRecord& event) {

@@ -459,7 +459,7 @@ TEST_F(StateTest, MigratesVersion1DatabaseInPlace) {
     ASSERT_EQ(user_version(db_path), 1);
 
     auto store = StateStore::open(db_path);
-    EXPECT_EQ(user_version(db_path), 2);
+    EXPECT_EQ(user_version(db_path), StateStore::schema_version);
     EXPECT_EQ(store.seats("web"),
               (std::vector<vmlab::SeatRecord>{
                   {"web", 1, "ready", "", "Ada", "ada@example.org", 1700000500, 0},
@@ -580,6 +580,24 @@ TEST_F(SeatStateTest, DeletingTheLabRemovesItsTokens) {
     store->upsert_lab(lab("web"));
     store->upsert_seat({"web", 1, "ready", "", "", "", 0});
     EXPECT_EQ(seat(1).attendee_name, "");
+}
+
+TEST_F(StateTest, OrganizerTokensAreFoundByHashUntilRevoked) {
+    auto store = StateStore::open(db_path);
+    const auto ada = store.add_organizer("ada", "hash-a");
+    const auto bob = store.add_organizer("bob", "hash-b");
+    EXPECT_NE(ada, bob);
+    EXPECT_THROW(store.add_organizer("eve", "hash-a"), vmlab::Error) << "a hash names one organizer";
+    ASSERT_TRUE(store.organizer_for_token_hash("hash-b"));
+    EXPECT_EQ(store.organizer_for_token_hash("hash-b")->name, "bob");
+    EXPECT_EQ(store.organizer_for_token_hash(""), std::nullopt);
+    EXPECT_TRUE(store.revoke_organizer(bob));
+    EXPECT_FALSE(store.revoke_organizer(bob));
+    EXPECT_EQ(store.organizer_for_token_hash("hash-b"), std::nullopt);
+    const auto all = store.organizers();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].revoked_at, 0);
+    EXPECT_NE(all[1].revoked_at, 0);
 }
 
 }  // namespace

@@ -104,6 +104,7 @@ struct ResetOptions {
     std::optional<std::chrono::seconds> wait_ip;       // wait until the seat's addresses are leased again
     Wait wait_lock = Wait::yes;
     unsigned jobs = 4;                                 // seats reset at once
+    std::string actor;                                 // the audit log's user; empty = the OS user
 };
 
 struct SeatActionResult {
@@ -124,7 +125,8 @@ public:
 
     UpReport up(const LabSpec& lab, const Plan& plan, const UpOptions& options, const SeatProgress& progress = {});
     DownReport down(const std::string& lab, KeepImages keep_images, unsigned jobs = 4, Wait wait_lock = Wait::yes);
-    std::vector<VmStatus> status(const std::string& lab);
+    // With `seat`, only that seat's VMs (and only its networks' leases) are looked at.
+    std::vector<VmStatus> status(const std::string& lab, std::optional<unsigned> seat = {});
     // The password of a domain's graphical console; empty when it has none (loopback only).
     std::string console_password(const std::string& domain);
     std::vector<LabSummary> summaries();

@@ -71,10 +71,18 @@ struct EventRecord {
     friend bool operator==(const EventRecord&, const EventRecord&) = default;
 };
 
+// A web portal organizer: a name and a token, of which only the hash is stored.
+struct OrganizerRecord {
+    std::int64_t id = 0;
+    std::string name;
+    std::int64_t created_at = 0, revoked_at = 0;  // revoked_at 0 = valid
+    friend bool operator==(const OrganizerRecord&, const OrganizerRecord&) = default;
+};
+
 class StateStore {
 public:
     // PRAGMA user_version of a database this code has fully migrated.
-    static constexpr int schema_version = 2;
+    static constexpr int schema_version = 3;
 
     // Creates the file (0600) and its missing directories (0700), and migrates the schema.
     // Throws vmlab::Error if it cannot be opened, is locked, damaged, or newer than this code.
@@ -136,6 +144,15 @@ public:
     void upsert_volume(const VolumeRecord& volume);
     std::vector<VolumeRecord> volumes(const std::string& lab);
     void delete_volume(const std::string& lab, const std::string& pool, const std::string& name);
+
+    // Organizer tokens (the portal's proctor page): stores the hex SHA-256 of a new token under
+    // `name` and returns the organizer's id. The hash never leaves the store.
+    std::int64_t add_organizer(const std::string& name, const std::string& hash);
+    std::vector<OrganizerRecord> organizers();  // revoked ones too, by id
+    // The organizer whose token has this hash, unless revoked.
+    std::optional<OrganizerRecord> organizer_for_token_hash(const std::string& hash);
+    // False if there is no such organizer or it was already revoked.
+    bool revoke_organizer(std::int64_t id);
 
     // Returns the new event's id; event.id is ignored.
     std::int64_t add_event(const EventRecord& event);

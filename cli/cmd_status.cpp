@@ -3,6 +3,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "app.hpp"
 #include "time_format.hpp"
@@ -60,6 +61,11 @@ int one_lab(StateStore& store, const GlobalOptions& global, const std::string& l
     virt::Connection conn = virt::Connection::open(host_uri_for(global, store, lab, default_host_uri));
     Engine engine(conn, store);
     const auto rows = engine.status(lab);
+    for (const auto& step : engine.interrupted(lab))
+        spdlog::warn("{}`vmlab {}` was interrupted (pid {} is gone) during: {}; run `vmlab {}` on the lab again to finish "
+                     "the job",
+                     step.seat ? "seat " + std::to_string(step.seat) + ": " : "", step.command, step.pid, step.step,
+                     step.command);
     if (json) {
         auto out = nlohmann::ordered_json::array();
         for (const auto& r : rows)

@@ -5,8 +5,9 @@
 #include <mutex>
 
 #include "vmlab/engine.hpp"
-#include "parallel.hpp"
 #include "vmlab/xml.hpp"
+#include "journal.hpp"
+#include "parallel.hpp"
 
 namespace vmlab {
 
@@ -63,6 +64,8 @@ std::vector<std::string> Engine::find_lab_objects(const std::string& lab) {
 DownReport Engine::down(const std::string& lab, KeepImages keep_images, unsigned jobs, Wait wait_lock) {
     const FileLock lab_lock = lock_lab(lab, LockMode::exclusive, wait_lock, "down");
     const auto started = std::chrono::steady_clock::now();
+    detail::take_over_interrupted_steps(m_store, lab, "down");
+    const detail::JournalStep journal_step(m_store, lab, 0, "down", "remove every object of the lab");
     DownReport report;
     std::mutex report_mutex;
     auto removed = [&](std::string what) {

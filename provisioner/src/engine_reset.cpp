@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "baseline.hpp"
+#include "journal.hpp"
 #include "leases.hpp"
 #include "parallel.hpp"
 #include "vmlab/engine.hpp"
@@ -91,8 +92,12 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
         try {
             const FileLock lock = FileLock::acquire(seat_lock_path(m_store, lab, r.seat), options.wait_lock,
                                                     "seat " + std::to_string(r.seat) + " of " + lab);
+            detail::take_over_interrupted_steps(m_store, lab, "reset", {r.seat});
             std::vector<SeatVm> vms = seat_domains(m_conn, m_store, lab, r.seat, selection.vm);
             for (auto& vm : vms) r.vms.push_back(vm.name);
+            std::string names;
+            for (const auto& vm : vms) names += (names.empty() ? "" : ", ") + vm.name;
+            const detail::JournalStep journal_step(m_store, lab, r.seat, "reset", "reset " + names);
             std::mutex error_mutex;
             std::string errors;
             auto each_vm = [&](auto step) {

@@ -6,6 +6,7 @@
 
 #include "vmlab/engine.hpp"
 #include "vmlab/xml.hpp"
+#include "journal.hpp"
 
 namespace vmlab {
 
@@ -184,5 +185,7 @@ HostComparison Engine::compare(const Plan& plan) {
     }
     return cmp;
 }
+
+std::vector<JournalEntry> Engine::interrupted(const std::string& lab) { return detail::interrupted_steps(m_store, lab); }
 
 }  // namespace vmlab

@@ -15,6 +15,7 @@
 #include "vmlab/token.hpp"
 #include "vmlab/xml.hpp"
 #include "baseline.hpp"
+#include "journal.hpp"
 #include "leases.hpp"
 #include "parallel.hpp"
 
@@ -63,12 +64,16 @@ public:
                             "vmlab never touches objects it did not create: remove or rename that network, or rename the lab");
             result.kept.push_back("network " + net.libvirt_name);
         } else {
+            const detail::JournalStep step(m_store, m_plan.lab, seat, "up", "define network " + net.libvirt_name);
             network = m_conn.define_network(network_xml(net, m_plan.lab, seat));
             result.created.push_back("network " + net.libvirt_name);
         }
         virt::set_autostart(network, virt::Autostart::yes);
         m_store.upsert_network({m_plan.lab, seat, net.libvirt_name, net.bridge, to_string(net.subnet)});
-        if (!virt::is_active(network)) virt::start(network);
+        if (!virt::is_active(network)) {
+            const detail::JournalStep step(m_store, m_plan.lab, seat, "up", "start network " + net.libvirt_name);
+            virt::start(network);
+        }
     }
 
     void ensure_vm(const PlannedVm& vm, SeatResult& result) {
@@ -89,6 +94,7 @@ public:
                 result.kept.push_back("domain " + vm.domain);
             } else if (m_options.recreate == Recreate::yes) {
                 spdlog::info("{}: configuration changed; recreating it", vm.domain);
+                const detail::JournalStep step(m_store, m_plan.lab, vm.seat, "up", "remove drifted domain " + vm.domain);
                 virt::destroy(domain);
                 virt::undefine(domain);
                 // Its disks, and its running baseline: memory image and frozen layers.
@@ -110,6 +116,7 @@ public:
             // A graphical console reachable beyond this host gets a password (VNC allows 8 characters).
             const bool loopback = vm.console.listen.starts_with("127.");
             const std::string password = loopback ? "" : new_token().substr(token_prefix.size(), 8);
+            const detail::JournalStep step(m_store, m_plan.lab, vm.seat, "up", "define domain " + vm.domain);
             domain = m_conn.define_domain(domain_xml(vm, m_plan.lab, m_plan.spec_hash, m_options.domain_type,
                                                      m_plan.pool_path, "", password));
             result.created.push_back("domain " + vm.domain);
@@ -120,6 +127,7 @@ public:
                         to_string(vm.console.kind), 0};
         m_store.upsert_vm(record);
         if (!virt::is_active(domain)) {
+            const detail::JournalStep step(m_store, m_plan.lab, vm.seat, "up", "start domain " + vm.domain);
             virt::start(domain);
             result.started.push_back(vm.domain);
         }
@@ -141,6 +149,7 @@ private:
             for (const auto& img : m_plan.images)
                 if (img.volume == disk.backing_volume) backing_format = img.format;
         }
+        const detail::JournalStep step(m_store, m_plan.lab, vm.seat, "up", "create volume " + disk.volume);
         virt::StorageVol vol = m_conn.create_volume(m_pool, volume_xml(sized, backing_path, backing_format));
         m_store.upsert_volume({m_plan.lab, vm.seat, m_plan.pool, disk.volume, virt::volume_path(vol), "disk"});
         result.created.push_back("volume " + disk.volume);
@@ -260,6 +269,7 @@ void Engine::capture_baselines(const Plan& plan, const virt::StoragePool& pool, 
                 std::this_thread::sleep_for(std::chrono::milliseconds(250));
             }
             const virt::Domain domain = m_conn.find_domain(vm.domain);
+            const detail::JournalStep step(m_store, plan.lab, vm.seat, "up", "capture the running baseline of " + vm.domain);
             detail::capture_running_baseline(m_conn, pool, domain);
             for (auto record : m_store.vms(plan.lab))
                 if (record.domain == vm.domain) {
@@ -284,10 +294,12 @@ UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& optio
     const std::int64_t started_wall = std::time(nullptr);
     m_store.upsert_lab({plan.lab, plan.title, m_conn.uri(), plan.pool, plan.pool_path, lab.source_text, plan.spec_hash,
                         lab.source_file, 0, 0, static_cast<unsigned>(plan.seats.size())});
+    detail::take_over_interrupted_steps(m_store, plan.lab, "up");
 
     virt::StoragePool pool = ensure_pool(m_conn, plan);
     virt::refresh(pool);  // files renamed by a run that was killed before its own refresh
     for (const auto& image : plan.images) {
+        const detail::JournalStep step(m_store, plan.lab, 0, "up", "import base image " + image.volume);
         if (import_image(m_conn, pool, image) == Imported::now) spdlog::info("imported base image {}", image.volume);
         const virt::StorageVol vol = m_conn.find_volume(pool, image.volume);
         m_store.upsert_volume({plan.lab, 0, plan.pool, image.volume, virt::volume_path(vol), "base"});

@@ -112,6 +112,20 @@ CREATE TABLE organizer_tokens (
     revoked_at INTEGER NOT NULL DEFAULT 0
 );
 )sql",
+    // The journal: each step on libvirt is written here before it starts and removed once it
+    // ended, so the rows left by a killed command say what it may have half-done.
+    R"sql(
+CREATE TABLE journal (
+    id INTEGER PRIMARY KEY,
+    lab TEXT NOT NULL,
+    seat INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    step TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at INTEGER NOT NULL
+);
+CREATE INDEX journal_by_lab ON journal (lab, seat);
+)sql",
 };
 static_assert(std::size(migrations) == StateStore::schema_version);
 
@@ -688,6 +702,33 @@ bool StateStore::revoke_organizer(std::int64_t id) {
         .bind(id, now())
         .step();
     return sqlite3_changes(m_db.get()) > 0;
+}
+
+std::int64_t StateStore::begin_step(const JournalEntry& entry) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path,
+              "INSERT INTO journal (lab, seat, command, step, pid, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .bind(entry.lab, entry.seat, entry.command, entry.step, entry.pid ? entry.pid : static_cast<std::int64_t>(::getpid()),
+              entry.started_at ? entry.started_at : now())
+        .step();
+    return sqlite3_last_insert_rowid(m_db.get());
+}
+
+void StateStore::end_step(std::int64_t id) {
+    std::lock_guard lock(*m_mutex);
+    Statement(m_db.get(), m_path, "DELETE FROM journal WHERE id = ?1").bind(id).step();
+}
+
+std::vector<JournalEntry> StateStore::journal(const std::string& lab) {
+    std::lock_guard lock(*m_mutex);
+    Statement query(m_db.get(), m_path,
+                    "SELECT id, lab, seat, command, step, pid, started_at FROM journal WHERE lab = ?1 ORDER BY id");
+    query.bind(lab);
+    std::vector<JournalEntry> result;
+    while (query.step())
+        result.push_back({query.integer(0), query.text(1), query.number(2), query.text(3), query.text(4), query.integer(5),
+                          query.integer(6)});
+    return result;
 }
 
 std::int64_t StateStore::add_event(const EventRecord& event) {

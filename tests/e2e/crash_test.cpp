@@ -179,6 +179,26 @@ std::string integrity_check(const fs::path& db) {
     return result;
 }
 
+// The steps the journal holds ("command: step"), read from the live database.
+std::vector<std::string> journal_steps(const fs::path& db) {
+    std::vector<std::string> rows;
+    sqlite3* handle = nullptr;
+    if (!fs::exists(db) || sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        sqlite3_close(handle);
+        return rows;
+    }
+    sqlite3_busy_timeout(handle, 10000);
+    sqlite3_exec(
+        handle, "SELECT command || ': ' || step FROM journal ORDER BY id",
+        [](void* out, int n, char** values, char**) {
+            if (n > 0 && values[0]) static_cast<std::vector<std::string>*>(out)->push_back(values[0]);
+            return 0;
+        },
+        &rows, nullptr);
+    sqlite3_close(handle);
+    return rows;
+}
+
 // integrity_check on a copy of the database and its WAL as a killed vmlab left them.
 std::string integrity_check_of_copy(const fs::path& db, const fs::path& scratch) {
     if (!fs::exists(db)) return "ok (no database)";
@@ -620,6 +640,7 @@ protected:
                 for (const auto& left : leftovers()) problems.push_back("left: " + left);
                 break;
         }
+        for (const auto& step : journal_steps(m_state)) problems.push_back("the journal still holds " + step);
         return problems;
     }
 
@@ -645,6 +666,8 @@ protected:
             ++t.db_ok;
         else
             record_failure("integrity_check right after the kill: " + integrity, killed, "");
+        if (const auto open = journal_steps(m_state); !open.empty())
+            std::cout << "[crash]   the journal holds: " << joined(open, "; ") << std::endl;
 
         const auto start = Clock::now();
         const Ran again = run_command(command);

@@ -239,6 +239,30 @@ TEST_F(EngineTest, GcFindsLabsTheDatabaseLostAndStrayVolumes) {
     EXPECT_TRUE(forgetful.find_lab_objects(lab_name).empty());
 }
 
+TEST_F(EngineTest, JournalNamesWhatAKilledRunLeftAndTheNextRunClearsIt) {
+    const LabSpec lab = load(lab_name, 1);
+    up(lab);
+    EXPECT_EQ(store.journal(lab_name), std::vector<JournalEntry>{}) << "a finished up leaves no step open";
+
+    // What a killed `up` leaves: a step whose process is gone (pids stop below 2^22).
+    constexpr std::int64_t gone = (1 << 22) + 7;
+    store.begin_step({0, lab_name, 1, "up", "define domain " + lab_name + "-s01-a", gone, 0});
+    Engine engine(conn, store);
+    const auto interrupted = engine.interrupted(lab_name);
+    ASSERT_EQ(interrupted.size(), 1u);
+    EXPECT_EQ(interrupted[0].step, "define domain " + lab_name + "-s01-a");
+    EXPECT_EQ(interrupted[0].pid, gone);
+
+    // A step of a process that still runs (this one) is not interrupted.
+    const auto running = store.begin_step({0, lab_name, 1, "reset", "reset a, b", 0, 0});
+    EXPECT_EQ(engine.interrupted(lab_name).size(), 1u);
+    store.end_step(running);
+
+    up(lab);
+    EXPECT_EQ(store.journal(lab_name), std::vector<JournalEntry>{});
+    EXPECT_EQ(engine.interrupted(lab_name), std::vector<JournalEntry>{});
+}
+
 TEST_F(EngineTest, UpRefusesAStorageDirectoryWithFilesItDidNotCreate) {
     const LabSpec lab = load(lab_name, 1);
     fs::create_directories(lab.storage);

@@ -381,6 +381,29 @@ TEST_F(StateTest, FiltersEventsBySeatAndKeepsNewestWithinLimit) {
     EXPECT_EQ(newest[1].action, "step10");
 }
 
+TEST_F(StateTest, JournalKeepsStepsUntilTheyEnd) {
+    auto store = StateStore::open(db_path);
+    const auto a = store.begin_step({0, "web", 1, "up", "create volume web-s01-a-root.qcow2", 0, 0});
+    const auto b = store.begin_step({0, "web", 0, "up", "import base image base-tiny.qcow2", 4242, 1000});
+    store.begin_step({0, "other", 1, "down", "remove every object of the lab", 0, 0});
+
+    auto steps = store.journal("web");
+    ASSERT_EQ(steps.size(), 2u);
+    EXPECT_EQ(steps[0].id, a);
+    EXPECT_EQ(steps[0].seat, 1u);
+    EXPECT_EQ(steps[0].command, "up");
+    EXPECT_EQ(steps[0].step, "create volume web-s01-a-root.qcow2");
+    EXPECT_EQ(steps[0].pid, static_cast<std::int64_t>(::getpid()));
+    EXPECT_GT(steps[0].started_at, 0);
+    EXPECT_EQ((vmlab::JournalEntry{b, "web", 0, "up", "import base image base-tiny.qcow2", 4242, 1000}), steps[1]);
+
+    store.end_step(a);
+    steps = store.journal("web");
+    ASSERT_EQ(steps.size(), 1u);
+    EXPECT_EQ(steps[0].id, b);
+    EXPECT_EQ(store.journal("other").size(), 1u);
+}
+
 TEST_F(StateTest, DefaultPathFollowsUserAndXdg) {
     if (geteuid() == 0) {
         EXPECT_EQ(StateStore::default_path(), "/var/lib/vmlab/state.db");

@@ -148,6 +148,9 @@ public:
     // Every object of the lab that libvirt knows: domains and networks by vmlab metadata,
     // the lab's pool and its volumes. Names, prefixed by kind ("domain ", "network ", ...).
     std::vector<std::string> find_lab_objects(const std::string& lab);
+    // Steps that commands on the lab began and never ended because they were killed (the
+    // journal); the next run of the same command finishes them.
+    std::vector<JournalEntry> interrupted(const std::string& lab);
 
 private:
     void capture_baselines(const Plan& plan, const virt::StoragePool& pool, const UpOptions& options,

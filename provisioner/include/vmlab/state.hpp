@@ -79,10 +79,22 @@ struct OrganizerRecord {
     friend bool operator==(const OrganizerRecord&, const OrganizerRecord&) = default;
 };
 
+// One step a command takes on libvirt, recorded before it starts and removed when it ends:
+// what is left belongs to a command that was killed (its pid is gone) or still runs.
+struct JournalEntry {
+    std::int64_t id = 0;
+    std::string lab;
+    unsigned seat = 0;    // 0 = lab-wide
+    std::string command;  // "up", "reset", "down"
+    std::string step;     // e.g. "create volume demo-s01-a-root.qcow2"
+    std::int64_t pid = 0, started_at = 0;  // 0 = this process, now
+    friend bool operator==(const JournalEntry&, const JournalEntry&) = default;
+};
+
 class StateStore {
 public:
     // PRAGMA user_version of a database this code has fully migrated.
-    static constexpr int schema_version = 3;
+    static constexpr int schema_version = 4;
 
     // Creates the file (0600) and its missing directories (0700), and migrates the schema.
     // Throws vmlab::Error if it cannot be opened, is locked, damaged, or newer than this code.
@@ -153,6 +165,11 @@ public:
     std::optional<OrganizerRecord> organizer_for_token_hash(const std::string& hash);
     // False if there is no such organizer or it was already revoked.
     bool revoke_organizer(std::int64_t id);
+
+    // The journal: begin_step returns the entry's id (entry.id is ignored), end_step removes it.
+    std::int64_t begin_step(const JournalEntry& entry);
+    void end_step(std::int64_t id);
+    std::vector<JournalEntry> journal(const std::string& lab);  // oldest first
 
     // Returns the new event's id; event.id is ignored.
     std::int64_t add_event(const EventRecord& event);

@@ -40,7 +40,8 @@ int validate(const ValidateOptions& options) {
             report.push_back({{"file", file}, {"valid", valid}, {"diagnostics", diagnostics_json(result.diagnostics)}});
         } else if (result.lab) {
             std::cout << file << ": " << (valid ? "valid" : "has warnings (--strict)") << " (lab " << result.lab->name
-                      << ", " << result.lab->seats << " seats x " << result.lab->vms.size() << " VMs)\n";
+                      << ", " << result.lab->seats << (result.lab->seats == 1 ? " seat x " : " seats x ") << result.lab->vms.size()
+                      << (result.lab->vms.size() == 1 ? " VM)\n" : " VMs)\n");
         } else {
             std::cout << file << ": invalid\n";
         }

@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <iostream>
 
 #include "vmlab/error.hpp"
@@ -25,6 +26,9 @@ void setup_logging(bool verbose) {
 }  // namespace
 
 int run(int argc, char** argv) {
+    // libvirt writes to its daemon's socket: when libvirtd stops or restarts, the write must fail
+    // with an error vmlab can report, not kill vmlab with SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     CLI::App app{"vmlab: workshop labs of virtual machines on libvirt, one sandbox per attendee"};
     app.require_subcommand(1);
     app.fallthrough();

@@ -93,7 +93,12 @@ int up_command(const UpCliOptions& options, const GlobalOptions& global) {
     up.recreate = options.recreate ? Recreate::yes : Recreate::no;
     up.wait_lock = options.no_wait ? Wait::no : Wait::yes;
     if (options.wait) up.wait_ip = parse_timeout(options.wait_ip);
-    up.domain_type = choose_domain_type(lab.virtualization, probe_host(), conn.hypervisor_type());
+    const HostFacts host = probe_host();
+    up.domain_type = choose_domain_type(lab.virtualization, host, conn.hypervisor_type());
+    if (up.domain_type == "kvm" && !(host.kvm_device_usable && host.cpu_has_virt_flags))
+        spdlog::warn("KVM is forced but this host {}: the guests may never start (an empty serial console log); "
+                     "`--virt qemu` (software emulation) works anywhere",
+                     host.kvm_device_usable ? "shows no vmx/svm CPU flag" : "has no usable /dev/kvm");
     Engine engine(conn, store);
     const Capacity capacity = engine.capacity(plan);
     if (!capacity.memory_fits())

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -215,9 +216,12 @@ void wait_for_planned_leases(virt::Connection& conn, const Plan& plan, std::chro
     for (const auto& w : missing) {
         SeatResult& seat = report.seats[w.seat - 1];
         seat.ok = false;
+        const std::string log = plan.pool_path + "/" + w.domain + ".console.log";
+        std::error_code ec;
+        const bool silent = !std::filesystem::exists(log, ec) || std::filesystem::file_size(log, ec) == 0;
         seat.error += (seat.error.empty() ? "" : "; ") + w.domain + " got no DHCP lease for " + w.ip + " within " +
-                      std::to_string(timeout.count()) + " s (serial console log: " + plan.pool_path + "/" + w.domain +
-                      ".console.log)";
+                      std::to_string(timeout.count()) + " s (serial console log: " + log +
+                      (silent ? ", empty: the guest never got as far as its kernel" : "") + ")";
     }
 }
 

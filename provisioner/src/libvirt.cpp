@@ -34,9 +34,12 @@ bool connection_lost(const LastError& e) {
 }
 
 [[noreturn]] void raise(const LastError& e, const std::string& what, std::string hint = {}) {
-    if (connection_lost(e))
-        hint = "the connection to libvirtd was lost (did it stop or restart?): make sure it runs (scripts/setup "
-               "starts it), then run the same command again; it finishes what this one started";
+    if (connection_lost(e)) {
+        hint = "make sure libvirtd runs (scripts/setup starts it), then run the same command again; it finishes "
+               "what this one started";
+        throw LibvirtError(what + ": lost the connection to libvirtd (" + e.message + ")", std::move(hint), e.code,
+                           e.domain);
+    }
     throw LibvirtError(what + ": " + e.message, std::move(hint), e.code, e.domain);
 }
 
@@ -83,8 +86,12 @@ Connection Connection::open(const std::string& uri) {
     silence_libvirt_errors();
     Connect conn{virConnectOpen(uri.c_str())};
     if (!conn) {
-        throw_last_error("cannot connect to " + uri,
-                         uri.starts_with("qemu:///") ? "is libvirtd running? run scripts/setup" : "");
+        const LastError e = last_error();
+        const bool no_daemon = e.message.find("Failed to connect socket") != std::string::npos;
+        throw LibvirtError("cannot connect to " + uri + ": " + e.message,
+                           no_daemon ? "is libvirtd running? run scripts/setup"
+                                     : "check the URI (-c/--connect, or lab.host in the lab file), e.g. qemu:///system",
+                           e.code, e.domain);
     }
     return Connection(std::move(conn), uri);
 }

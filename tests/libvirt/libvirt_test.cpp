@@ -344,7 +344,7 @@ TEST_F(Libvirt, UnreachableUriThrows) {
         EXPECT_TRUE(std::string(e.what()).starts_with("cannot connect to test:///nonexistent/vmlab/host.xml: "))
             << e.what();
         EXPECT_NE(e.code(), VIR_ERR_OK);
-        EXPECT_EQ(e.hint(), "");
+        EXPECT_EQ(e.hint(), "check the URI (-c/--connect, or lab.host in the lab file), e.g. qemu:///system");
     }
 }
 

@@ -14,6 +14,10 @@
 
 struct sqlite3;
 
+namespace vmlab::detail {
+struct StatementCache;
+}
+
 namespace vmlab {
 
 struct LabRecord {
@@ -182,6 +186,9 @@ private:
         void operator()(sqlite3* db) const noexcept;
     };
     using Connection = std::unique_ptr<sqlite3, Close>;
+    struct DeleteStatements {
+        void operator()(detail::StatementCache* cache) const noexcept;
+    };
 
     StateStore(std::filesystem::path path, Connection db);
     void migrate();
@@ -191,6 +198,7 @@ private:
 
     std::filesystem::path m_path;
     Connection m_db;
+    std::unique_ptr<detail::StatementCache, DeleteStatements> m_statements;  // destroyed before m_db
     std::unique_ptr<std::recursive_mutex> m_mutex = std::make_unique<std::recursive_mutex>();
     int m_depth = 0;  // open transactions and savepoints
 };

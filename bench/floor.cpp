@@ -438,7 +438,7 @@ Timings up(virConnectPtr conn, const vmlab::LabSpec& lab, const vmlab::Plan& pla
                 for (const auto& nic : vm.nics)
                     if (nic.ip && dhcp.count(nic.network))
                         wanted.push_back({nic.network, nic.mac, vmlab::to_string(*nic.ip),
-                                          fresh ? started_wall + lease_seconds - 5 : 0});
+                                          fresh ? started_wall + lease_seconds + 1 : 0});
             }
         }
         const std::size_t missing = wait_for_leases(conn, std::move(wanted), timeout_s, options.poll_ms);
@@ -683,7 +683,7 @@ Timings reset(virConnectPtr conn, const vmlab::Plan& plan, unsigned seat_number,
                 }
                 // A restored guest keeps the lease it held when captured.
                 wanted.push_back({nic.network, nic.mac, vmlab::to_string(*nic.ip),
-                                  warm[i] ? 0 : booted_after + lease_seconds - 5});
+                                  warm[i] ? 0 : booted_after + lease_seconds + 1});
             }
         }
         const std::size_t missing = wait_for_leases(conn, std::move(wanted), *options.wait_ip, options.poll_ms);
@@ -738,7 +738,7 @@ int main(int argc, char** argv) {
 
     try {
         const auto start = Clock::now();
-        vmlab::LoadResult loaded = vmlab::load_lab(options.file);
+        vmlab::LoadResult loaded = vmlab::load_lab(options.file, vmlab::load_options_from_environment());
         if (!loaded.lab) throw std::runtime_error(options.file + " is not a valid lab (vmlab validate says why)");
         const vmlab::LabSpec& lab = *loaded.lab;
         const vmlab::Plan plan = vmlab::make_plan(lab);

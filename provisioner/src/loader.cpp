@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <deque>
 #include <fstream>
 #include <iterator>
@@ -852,6 +853,19 @@ private:
 };
 
 }  // namespace
+
+LoadOptions load_options_from_environment() {
+    LoadOptions options;
+    if (const char* dirs = std::getenv("VMLAB_IMAGE_DIRS")) {
+        std::string_view rest = dirs;
+        while (!rest.empty()) {
+            const std::string_view dir = rest.substr(0, rest.find(':'));
+            if (!dir.empty()) options.image_dirs.emplace_back(dir);
+            rest.remove_prefix(std::min(rest.size(), dir.size() + 1));
+        }
+    }
+    return options;
+}
 
 bool is_inside(const fs::path& path, const fs::path& dir) {
     std::error_code ec;

@@ -1159,6 +1159,14 @@ TEST_F(LoaderTest, TheOperatorCanAllowMoreImageDirectories) {
     fs::remove_all(other);
 }
 
+TEST(LoadOptionsFromEnvironment, ReadsColonSeparatedImageDirectories) {
+    ::setenv("VMLAB_IMAGE_DIRS", "/srv/images::/data/vm images:", 1);
+    EXPECT_EQ(load_options_from_environment().image_dirs,
+              (std::vector<fs::path>{"/srv/images", "/data/vm images"}));
+    ::unsetenv("VMLAB_IMAGE_DIRS");
+    EXPECT_TRUE(load_options_from_environment().image_dirs.empty());
+}
+
 TEST(IsInside, ComparesWholeComponentsOfResolvedPaths) {
     EXPECT_TRUE(is_inside("/var/lib/vmlab/images/a.qcow2", "/var/lib/vmlab/images"));
     EXPECT_TRUE(is_inside("/var/lib/vmlab/images/sub/a.qcow2", "/var/lib/vmlab/images/"));

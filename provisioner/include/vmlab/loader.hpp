@@ -26,6 +26,9 @@ struct LoadOptions {
     std::vector<std::filesystem::path> image_dirs;
 };
 
+// Options as the operator set them: image_dirs from VMLAB_IMAGE_DIRS (colon-separated).
+LoadOptions load_options_from_environment();
+
 inline const std::vector<std::filesystem::path> default_image_dirs{"/var/lib/vmlab/images", "/var/lib/libvirt/images"};
 
 // Whether `path`, with symlinks and `..` resolved, lies inside `dir` (resolved too).

@@ -350,7 +350,7 @@ void Browser::save_screenshot(const fs::path& png) const {
 }
 
 std::string Browser::save_evidence(std::string_view label) const {
-    char number[8];
+    char number[16];  // room for any int: gcc -O2 checks
     std::snprintf(number, sizeof number, "%02d-", ++m_evidence_count);
     const fs::path base = m_options.artifacts_dir / (number + file_label(label));
     std::string where;

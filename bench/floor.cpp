@@ -49,11 +49,13 @@
 #include "vmlab/loader.hpp"
 #include "vmlab/plan.hpp"
 #include "vmlab/xml.hpp"
+// The engine's own internal helpers, so the floor cannot drift from them.
+#include "leases.hpp"
+#include "parallel.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::int64_t lease_seconds = 3600;  // as provisioner/src/leases.hpp
 constexpr const char* metadata_uri = "https://vmlab.dev/xmlns/vmlab/1";
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -66,20 +68,6 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 bool last_error_is(int code) {
     const virError* e = virGetLastError();
     return e && e->code == code;
-}
-
-// The engine's detail::parallel_for: f(i) for i in [0, count) on min(jobs, count) threads.
-template <class F>
-void parallel_for(std::size_t count, unsigned jobs, F f) {
-    std::atomic<std::size_t> next{0};
-    auto worker = [&] {
-        for (std::size_t i = next++; i < count; i = next++) f(i);
-    };
-    const std::size_t threads = std::max<std::size_t>(1, std::min<std::size_t>(jobs, count));
-    if (threads == 1) return worker();
-    std::vector<std::thread> pool;
-    for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
 }
 
 struct Options {
@@ -403,7 +391,7 @@ Timings up(virConnectPtr conn, const vmlab::LabSpec& lab, const vmlab::Plan& pla
     std::vector<std::vector<std::string>> started(plan.seats.size());
     std::vector<std::string> errors(plan.seats.size());
     std::atomic<std::int64_t> first_start_ns{0};
-    parallel_for(plan.seats.size(), options.jobs, [&](std::size_t i) {
+    vmlab::detail::parallel_for(plan.seats.size(), options.jobs, [&](std::size_t i) {
         const auto& seat = plan.seats[i];
         try {
             for (const auto& net : seat.networks) ensure_network(conn, net, plan.lab, seat.number);
@@ -438,7 +426,7 @@ Timings up(virConnectPtr conn, const vmlab::LabSpec& lab, const vmlab::Plan& pla
                 for (const auto& nic : vm.nics)
                     if (nic.ip && dhcp.count(nic.network))
                         wanted.push_back({nic.network, nic.mac, vmlab::to_string(*nic.ip),
-                                          fresh ? started_wall + lease_seconds + 1 : 0});
+                                          fresh ? vmlab::detail::min_expiry_of_lease_granted_after(started_wall) : 0});
             }
         }
         const std::size_t missing = wait_for_leases(conn, std::move(wanted), timeout_s, options.poll_ms);
@@ -471,7 +459,7 @@ Timings up(virConnectPtr conn, const vmlab::LabSpec& lab, const vmlab::Plan& pla
         if (leases_visible) {
             const auto capture_start = Clock::now();
             std::atomic<std::size_t> capture_errors{0};
-            parallel_for(pending.size(), options.jobs, [&](std::size_t i) {
+            vmlab::detail::parallel_for(pending.size(), options.jobs, [&](std::size_t i) {
                 try {
                     capture_running_baseline(conn, pool, plan, *pending[i]);
                 } catch (const std::exception& e) {
@@ -529,7 +517,7 @@ Timings down(virConnectPtr conn, const std::string& lab, unsigned jobs) {
     }
     std::free(all);
     std::atomic<int> errors{0};
-    parallel_for(domains.size(), jobs, [&](std::size_t i) {
+    vmlab::detail::parallel_for(domains.size(), jobs, [&](std::size_t i) {
         (void)virDomainGetName(domains[i]);
         if (virDomainDestroy(domains[i]) < 0 && !last_error_is(VIR_ERR_OPERATION_INVALID)) ++errors;
         try {
@@ -625,7 +613,7 @@ Timings reset(virConnectPtr conn, const vmlab::Plan& plan, unsigned seat_number,
     std::mutex error_mutex;
     std::string errors;
     auto each_vm = [&](auto step) {  // as Engine::reset: one thread per VM, errors collected
-        parallel_for(n, n, [&](std::size_t i) {
+        vmlab::detail::parallel_for(n, n, [&](std::size_t i) {
             try {
                 step(i);
             } catch (const std::exception& e) {
@@ -683,7 +671,7 @@ Timings reset(virConnectPtr conn, const vmlab::Plan& plan, unsigned seat_number,
                 }
                 // A restored guest keeps the lease it held when captured.
                 wanted.push_back({nic.network, nic.mac, vmlab::to_string(*nic.ip),
-                                  warm[i] ? 0 : booted_after + lease_seconds + 1});
+                                  warm[i] ? 0 : vmlab::detail::min_expiry_of_lease_granted_after(booted_after)});
             }
         }
         const std::size_t missing = wait_for_leases(conn, std::move(wanted), *options.wait_ip, options.poll_ms);

@@ -37,7 +37,7 @@ bool connection_lost(const LastError& e) {
     if (connection_lost(e)) {
         hint = "make sure libvirtd runs (scripts/setup starts it), then run the same command again; it finishes "
                "what this one started";
-        throw LibvirtError(what + ": lost the connection to libvirtd (" + e.message + ")", std::move(hint), e.code,
+        throw LibvirtError(what + ": " + std::string(lost_connection_text) + " (" + e.message + ")", std::move(hint), e.code,
                            e.domain);
     }
     throw LibvirtError(what + ": " + e.message, std::move(hint), e.code, e.domain);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -59,6 +60,10 @@ using DomainSnapshot = std::unique_ptr<virDomainSnapshot, DomainSnapshotFree>;
 using XmlString = std::unique_ptr<char, XmlStringFree>;  // a char* libvirt gives us to free
 
 // --- Errors -----------------------------------------------------------------------------------
+
+// In the message of every error caused by libvirtd going away under an open connection, so
+// that callers which only keep the text (seat results) can still tell that cause.
+inline constexpr std::string_view lost_connection_text = "lost the connection to libvirtd";
 
 class LibvirtError : public vmlab::Error {
 public:

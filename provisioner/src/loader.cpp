@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <deque>
@@ -63,6 +64,30 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
     return best.empty() ? std::string{} : " (did you mean '" + best + "'?)";
 }
 
+// For a value among a few fixed choices: a typo ('uefl'), a different case ('UEFI'), or a part
+// of exactly one choice ('passthrough' for 'host-passthrough').
+std::string did_you_mean_choice(std::string_view word, const std::vector<std::string>& choices) {
+    if (std::string typo = did_you_mean(word, choices); !typo.empty()) return typo;
+    std::string lower(word);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::vector<std::string> matches;
+    for (const auto& c : choices)
+        if (c == lower || (lower.size() >= 3 && c.find(lower) != std::string::npos)) matches.push_back(c);
+    return matches.size() == 1 ? " (did you mean '" + matches.front() + "'?)" : std::string{};
+}
+
+// "1.3KiB": a size in form, but not of whole bytes.
+bool is_fractional_size(std::string_view text) {
+    const std::size_t dot = text.find('.');
+    if (dot == std::string_view::npos) return false;
+    std::string rounded(text.substr(0, dot));
+    std::size_t rest = dot + 1;
+    while (rest < text.size() && text[rest] >= '0' && text[rest] <= '9') ++rest;
+    if (rest == dot + 1) return false;
+    rounded += text.substr(rest);
+    return parse_size(rounded).has_value();
+}
+
 std::string type_name(const toml::node& node) {
     switch (node.type()) {
         case toml::node_type::table: return "a table";
@@ -77,6 +102,192 @@ std::string type_name(const toml::node& node) {
         default: return "nothing";
     }
 }
+
+// toml++ recurses once per dotted key part and per nested table or array (while parsing, and
+// again when it destroys the tree), so a key like `[a.a.a…]` with 100000 parts overflows the
+// stack inside toml::parse. A lab needs a few levels; these limits are far above that.
+constexpr std::size_t max_key_parts = 64;
+constexpr std::size_t max_nesting = 128;
+
+struct NestingProblem {
+    std::uint32_t line = 1, column = 1;
+    std::string message;
+};
+
+// Finds a key with too many dotted parts, or nesting too deep, in TOML text before toml++ sees
+// it. It scans, it does not parse: strings and comments are skipped, runs of bare or quoted
+// keys joined by dots are counted, and [ { ] } are matched. Malformed TOML is left to toml::parse.
+class NestingScan {
+public:
+    explicit NestingScan(std::string_view text) : m_text(text) {}
+
+    std::optional<NestingProblem> run() {
+        bool line_start = true;
+        while (!m_problem && m_i < m_text.size()) {
+            const char c = peek();
+            if (c == ' ' || c == '\t' || c == '\r') {
+                advance();
+                continue;
+            }
+            if (c == '\n') {
+                end_chain(c);
+                advance();
+                line_start = true;
+                continue;
+            }
+            const bool at_line_start = line_start;
+            line_start = false;
+            if (c == '#') {
+                end_chain(c);
+                while (m_i < m_text.size() && peek() != '\n') advance();
+            } else if (c == '"' || c == '\'') {
+                segment();
+                skip_string();
+            } else if (is_bare(c)) {
+                segment();
+                while (m_i < m_text.size() && is_bare(peek())) advance();
+            } else if (c == '.') {
+                if (m_parts > 0 && !m_after_dot)
+                    m_after_dot = true;
+                else
+                    end_chain(c);
+                advance();
+            } else {
+                end_chain(c);
+                structure(c, at_line_start);
+            }
+        }
+        return m_problem;
+    }
+
+private:
+    static bool is_bare(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+               static_cast<unsigned char>(c) >= 0x80;
+    }
+
+    char peek(std::size_t ahead = 0) const { return m_i + ahead < m_text.size() ? m_text[m_i + ahead] : '\0'; }
+
+    // Columns count code points, as toml++ does.
+    void advance() {
+        const auto c = static_cast<unsigned char>(m_text[m_i++]);
+        if (c == '\n')
+            ++m_line, m_column = 1;
+        else if ((c & 0xc0) != 0x80)
+            ++m_column;
+    }
+
+    // [table], [[array of tables]], arrays and inline tables.
+    void structure(char c, bool at_line_start) {
+        if (c == '[' && at_line_start && m_levels.empty()) {
+            m_in_header = true;
+            m_key_parts = 0;
+            advance();
+            if (peek() == '[') advance();
+            return;
+        }
+        if (c == ']' && m_in_header) {
+            m_in_header = false;
+            advance();
+            if (peek() == ']') advance();
+            return;
+        }
+        if (c == '[' || c == '{') {
+            m_levels.push_back(0);
+            check_depth();
+        } else if ((c == ']' || c == '}') && !m_levels.empty()) {
+            m_levels.pop_back();
+        }
+        advance();
+    }
+
+    // A bare word or a quoted string: the next part of a dotted key, or the start of a new run.
+    void segment() {
+        if (m_after_dot) {
+            m_after_dot = false;
+            ++m_parts;
+        } else {
+            end_chain('\0');
+            m_parts = 1;
+            m_chain_line = m_line;
+            m_chain_column = m_column;
+        }
+        if (m_parts > max_key_parts && !m_problem)
+            m_problem = NestingProblem{m_chain_line, m_chain_column,
+                                       "this key has more than " + std::to_string(max_key_parts) +
+                                           " dotted parts; a lab needs a few (such as [vms.web]): shorten the key"};
+    }
+
+    // The run of dotted parts ends at `terminator`: '=' makes it a key, ']' in a header a table name.
+    void end_chain(char terminator) {
+        if (m_parts == 0) return;
+        if (terminator == '=') {
+            (m_levels.empty() ? m_key_parts : m_levels.back()) = m_parts;
+            check_depth();
+        } else if (terminator == ']' && m_in_header) {
+            m_header_parts = m_parts;
+            check_depth();
+        }
+        m_parts = 0;
+        m_after_dot = false;
+    }
+
+    void check_depth() {
+        std::size_t depth = m_header_parts + m_key_parts;
+        for (const std::size_t parts : m_levels) depth += parts + 1;
+        if (depth > max_nesting && !m_problem)
+            m_problem = NestingProblem{m_line, m_column,
+                                       "tables, arrays and dotted keys nest more than " + std::to_string(max_nesting) +
+                                           " levels deep here; a lab needs a few: flatten it"};
+    }
+
+    // From an opening quote past the closing one: "…" and '…' end at the line, """…""" and
+    // '''…''' may span lines and end with up to two more quotes; only basic strings have escapes.
+    void skip_string() {
+        const char quote = peek();
+        const bool basic = quote == '"';
+        if (peek(1) == quote && peek(2) == quote) {
+            advance(), advance(), advance();
+            while (m_i < m_text.size()) {
+                if (basic && peek() == '\\') {
+                    advance();
+                    if (m_i < m_text.size()) advance();
+                } else if (peek() == quote && peek(1) == quote && peek(2) == quote) {
+                    advance(), advance(), advance();
+                    for (int extra = 0; extra < 2 && peek() == quote; ++extra) advance();
+                    return;
+                } else {
+                    advance();
+                }
+            }
+            return;
+        }
+        advance();
+        while (m_i < m_text.size() && peek() != '\n') {
+            if (basic && peek() == '\\') {
+                advance();
+                if (m_i < m_text.size() && peek() != '\n') advance();
+            } else if (peek() == quote) {
+                advance();
+                return;
+            } else {
+                advance();
+            }
+        }
+    }
+
+    std::string_view m_text;
+    std::size_t m_i = 0;
+    std::uint32_t m_line = 1, m_column = 1;
+    std::size_t m_parts = 0;  // of the current run of dotted parts
+    bool m_after_dot = false;
+    std::uint32_t m_chain_line = 1, m_chain_column = 1;
+    bool m_in_header = false;
+    std::size_t m_header_parts = 0;  // of the current [table]
+    std::size_t m_key_parts = 0;     // of the current top-level key = value
+    std::vector<std::size_t> m_levels;  // per open array or inline table: parts of its current key
+    std::optional<NestingProblem> m_problem;
+};
 
 // Collects diagnostics; knows the lab file so nodes without a source still get a place.
 class Sink {
@@ -135,6 +346,14 @@ public:
         return m_sink.where(m_table);
     }
 
+    // Where the key's value is: problems with a value point at it, not at its key.
+    SourcePos value_pos(const std::string& key) const {
+        const toml::node* n = m_table.get(key);
+        if (m_originals)
+            if (const auto it = m_originals->find(key); it != m_originals->end()) n = it->second;
+        return n ? m_sink.where(*n) : key_pos(key);
+    }
+
     std::string path(const std::string& key) const { return m_context.empty() ? key : m_context + "." + key; }
 
     std::optional<std::string> string(const std::string& key) {
@@ -184,6 +403,11 @@ public:
         }
         const std::string text = *n.value<std::string>();
         const auto bytes = parse_size(text);
+        if (!bytes && is_fractional_size(text)) {
+            m_sink.error(m_sink.where(n), what + ": '" + text +
+                                              "' is not a whole number of bytes; round it, or write it in a smaller unit");
+            return std::nullopt;
+        }
         if (!bytes) {
             m_sink.error(m_sink.where(n), what + ": '" + text +
                                               "' is not a size; write a number and a unit (KiB, MiB, GiB, TiB), e.g. \"512MiB\"");
@@ -217,7 +441,7 @@ public:
         const std::string text = *n.value<std::string>();
         for (auto& c : choices)
             if (c.first == text) return c.second;
-        m_sink.error(m_sink.where(n), what + ": '" + text + "' is not one of " + list + did_you_mean(text, names));
+        m_sink.error(m_sink.where(n), what + ": '" + text + "' is not one of " + list + did_you_mean_choice(text, names));
         return std::nullopt;
     }
 
@@ -316,13 +540,9 @@ public:
         LabSpec lab;
         lab.source_file = m_file.string();
         lab.source_text = std::string(text);
-        toml::table root;
-        try {
-            root = toml::parse(text, m_file.string());
-        } catch (const toml::parse_error& e) {
-            m_sink.error(m_sink.where(e.source()), "invalid TOML: " + std::string(e.description()));
-            return finish(std::nullopt);
-        }
+        std::optional<toml::table> parsed = parse_toml(text, m_file.string());
+        if (!parsed) return finish(std::nullopt);
+        const toml::table root = std::move(*parsed);
 
         TableReader reader(root, "", m_sink);
         const toml::table* lab_table = reader.table("lab");
@@ -335,7 +555,7 @@ public:
         reader.check_unknown();
         if (m_inline_templates) check_inline_templates(*m_inline_templates);
 
-        if (!has_errors(m_sink.diagnostics())) check_addresses(lab, root);
+        check_addresses(lab, root);
         return finish(std::move(lab));
     }
 
@@ -345,6 +565,21 @@ public:
     }
 
 private:
+    // toml::parse, its error reported at its place; a key nested too deeply for toml++ (which
+    // would overflow the stack in it) is reported instead of parsed.
+    std::optional<toml::table> parse_toml(std::string_view text, const std::string& path) {
+        if (const auto problem = NestingScan(text).run()) {
+            m_sink.error({path, problem->line, problem->column}, problem->message);
+            return std::nullopt;
+        }
+        try {
+            return toml::parse(text, path);
+        } catch (const toml::parse_error& e) {
+            m_sink.error(m_sink.where(e.source()), "invalid TOML: " + std::string(e.description()));
+            return std::nullopt;
+        }
+    }
+
     LoadResult finish(std::optional<LabSpec> lab) {
         LoadResult result;
         result.diagnostics = std::move(m_sink.diagnostics());
@@ -365,22 +600,24 @@ private:
                 m_sink.error(r.key_pos("name"), name_rule("lab.name", *name, max_lab_name));
         }
         lab.title = r.string("title").value_or(lab.name);
-        lab.seats = static_cast<unsigned>(r.integer("seats", 1, max_seats).value_or(1));
+        const auto seats = r.integer("seats", 1, max_seats);
+        lab.seats = static_cast<unsigned>(seats.value_or(1));
+        m_seats_sound = seats || !t.get("seats");
         if (auto host = r.string("host")) {
             if (host->empty() || host->find(':') == std::string::npos)
-                m_sink.error(r.key_pos("host"), "lab.host: '" + *host + "' is not a libvirt URI (e.g. \"qemu:///system\")");
+                m_sink.error(r.value_pos("host"), "lab.host: '" + *host + "' is not a libvirt URI (e.g. \"qemu:///system\")");
             else
                 lab.host_uri = *host;
         }
         if (auto storage = r.string("storage")) {
             if (storage->empty())
-                m_sink.error(r.key_pos("storage"), "lab.storage: the storage directory must not be empty");
+                m_sink.error(r.value_pos("storage"), "lab.storage: the storage directory must not be empty");
             else
                 lab.storage = absolute_from(m_file, *storage).string();
             if (const auto foreign = foreign_files(lab.storage, lab.name); !lab.name.empty() && !foreign.empty()) {
                 std::string names;
                 for (const auto& f : foreign) names += (names.empty() ? "" : ", ") + f;
-                m_sink.error(r.key_pos("storage"), "lab.storage: " + lab.storage + " holds files vmlab did not create (" + names +
+                m_sink.error(r.value_pos("storage"), "lab.storage: " + lab.storage + " holds files vmlab did not create (" + names +
                                                        "); `vmlab down` empties and removes this directory, so give the "
                                                        "lab a new or empty one");
             }
@@ -391,9 +628,12 @@ private:
             if (auto net = parse_ipv4_net(*cidr); net && net->prefix <= 30)
                 lab.cidr = *net, m_has_cidr = true;
             else
-                m_sink.error(r.key_pos("cidr"), "lab.cidr: '" + *cidr +
+                m_sink.error(r.value_pos("cidr"), "lab.cidr: '" + *cidr +
                                                     "' is not an IPv4 network such as \"10.210.0.0/16\" (host bits must be zero)");
-            m_cidr_pos = r.key_pos("cidr");
+            m_cidr_pos = r.value_pos("cidr");
+            m_cidr_given = true;
+        } else if (t.get("cidr")) {
+            m_cidr_given = true;  // not a string: reported
         }
         if (auto v = r.choice("virtualization", virt_choices)) lab.virtualization = *v;
         if (auto v = r.choice("baseline", baseline_choices)) m_lab_baseline = *v;
@@ -413,6 +653,7 @@ private:
             net.where = m_sink.where(key.source());
             if (!is_valid_name(name, max_network_name)) m_sink.error(net.where, name_rule("network name", name, max_network_name));
             TableReader r(*node.as_table(), "networks." + name, m_sink);
+            const std::size_t errors_before = error_count();
             if (auto v = r.choice("mode", mode_choices)) net.mode = *v;
             if (auto v = r.choice("scope", scope_choices)) net.scope = *v;
             if (auto v = r.integer("prefix", 16, 29)) net.prefix = static_cast<unsigned>(*v);
@@ -420,21 +661,27 @@ private:
                 if (auto parsed = parse_ipv4_net(*cidr); parsed && parsed->prefix >= 8 && parsed->prefix <= 29)
                     net.cidr = *parsed, net.prefix = parsed->prefix;
                 else
-                    m_sink.error(r.key_pos("cidr"), "networks." + name + ".cidr: '" + *cidr +
+                    m_sink.error(r.value_pos("cidr"), "networks." + name + ".cidr: '" + *cidr +
                                                          "' is not an IPv4 network between /8 and /29 with host bits zero");
             }
             const auto dhcp = r.boolean("dhcp");
             net.dhcp = dhcp.value_or(net.mode != NetworkMode::fenced);
+            if (net.mode == NetworkMode::fenced && !r.node("cidr"))
+                m_sink.error(net.where, "networks." + name +
+                                            ": a fenced network needs cidr = \"...\": every seat gets the same addressing");
+            // The address checks use a network only if what they read of it is sound. The two
+            // mistakes below have one possible meaning, which they go on with.
+            if (error_count() != errors_before || (net.mode == NetworkMode::fenced && !net.cidr))
+                m_unsound_networks.insert(name);
             if (net.mode == NetworkMode::fenced) {
-                if (!r.node("cidr"))
-                    m_sink.error(net.where, "networks." + name +
-                                                ": a fenced network needs cidr = \"...\": every seat gets the same addressing");
                 if (dhcp.value_or(false))
                     m_sink.error(r.key_pos("dhcp"), "networks." + name +
                                                         ".dhcp: a fenced network has no host-side address, so the host cannot serve DHCP; "
                                                         "run a DHCP server in a VM instead");
                 if (net.scope == NetworkScope::lab)
                     m_sink.error(r.key_pos("scope"), "networks." + name + ": fenced networks are per seat (scope = \"seat\")");
+                net.dhcp = false;
+                net.scope = NetworkScope::seat;
             }
             r.check_unknown();
             lab.networks.push_back(std::move(net));
@@ -497,7 +744,7 @@ private:
                 vm.boot.clear();
                 for (auto& b : *boot)
                     if (auto dev = r.choice_value(b, ctx + ".boot", boot_choices)) vm.boot.push_back(*dev);
-                if (boot->empty()) m_sink.error(r.key_pos("boot"), ctx + ".boot: list at least one device, e.g. [\"disk\"]");
+                if (boot->empty()) m_sink.error(r.value_pos("boot"), ctx + ".boot: list at least one device, e.g. [\"disk\"]");
             }
             if (auto v = r.choice("console", console_choices)) vm.console.kind = *v;
             vm.baseline = r.choice("baseline", baseline_choices).value_or(m_lab_baseline);
@@ -506,7 +753,7 @@ private:
                 if (parse_ipv4(*listen))
                     vm.console.listen = *listen;
                 else
-                    m_sink.error(r.key_pos("console_listen"), ctx + ".console_listen: '" + *listen +
+                    m_sink.error(r.value_pos("console_listen"), ctx + ".console_listen: '" + *listen +
                                                                   "' is not an IPv4 address (e.g. \"127.0.0.1\")");
             }
             if (tpl && tpl->image.empty() && tpl->kernel.empty() && vm.disk_bytes == 0)
@@ -536,7 +783,10 @@ private:
                                                            did_you_mean(*net, network_names));
                 nic.network = *net;
             }
-            if (auto host = r.integer("address", 1, (1 << 24) - 2)) nic.host = static_cast<std::uint32_t>(*host);
+            if (auto host = r.integer("address", 1, (1 << 24) - 2))
+                nic.host = static_cast<std::uint32_t>(*host);
+            else if (r.node("address") && !nic.network.empty())
+                m_networks_with_bad_address.insert(nic.network);
             nic.where = r.node("address") ? m_sink.where(*r.node("address")) : nic.where;
             r.check_unknown();
             vm.nics.push_back(std::move(nic));
@@ -555,6 +805,7 @@ private:
             m_failed_templates.insert(name);
             return nullptr;
         }
+        m_read_templates.insert(chain.begin(), chain.end());
         TemplateSpec tpl;
         tpl.name = name;
         tpl.where = m_template_pos[name];
@@ -609,7 +860,14 @@ private:
             const fs::path candidate = (dir / (name + ".toml")).lexically_normal();
             searched += (searched.empty() ? "" : ", ") + candidate.string();
             std::error_code ec;
-            if (!fs::is_regular_file(candidate, ec)) continue;
+            const fs::file_status status = fs::status(candidate, ec);
+            if (!fs::exists(status)) continue;
+            if (!fs::is_regular_file(status)) {
+                m_sink.error(used_at, "template file " + candidate.string() + " is not a regular file" +
+                                          (fs::is_directory(status) ? " but a directory" : "") +
+                                          "; a template is a NAME.toml file");
+                return m_file_templates[name] = nullptr;
+            }
             if (fs::file_size(candidate, ec) > max_lab_file_bytes) {
                 m_sink.error(used_at, "template file " + candidate.string() + " is larger than 1 MiB");
                 return m_file_templates[name] = nullptr;
@@ -617,12 +875,9 @@ private:
             std::ifstream in(candidate, std::ios::binary);
             std::stringstream text;
             text << in.rdbuf();
-            try {
-                m_template_files.push_back(toml::parse(text.str(), candidate.string()));
-            } catch (const toml::parse_error& e) {
-                m_sink.error(m_sink.where(e.source()), "invalid TOML: " + std::string(e.description()));
-                return m_file_templates[name] = nullptr;
-            }
+            std::optional<toml::table> parsed = parse_toml(text.str(), candidate.string());
+            if (!parsed) return m_file_templates[name] = nullptr;
+            m_template_files.push_back(std::move(*parsed));
             const toml::table& t = m_template_files.back();
             m_file_templates[name] = &t;
             m_template_pos[name] = SourcePos{candidate.string(), 1, 1};
@@ -635,7 +890,7 @@ private:
         for (const auto& dir : dirs) {
             std::error_code ec;
             for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-                if (it->path().extension() == ".toml") known.push_back(it->path().stem().string());
+                if (it->path().extension() == ".toml" && it->path().stem() != name) known.push_back(it->path().stem().string());
         }
         m_sink.error(used_at, "no template named '" + name + "'" + did_you_mean(name, known) + " (searched inline [templates] and " +
                                   searched + ")");
@@ -667,7 +922,22 @@ private:
             if (!is_valid_name(name, max_template_name))
                 m_sink.error(m_sink.where(k.source()), name_rule("template name", name, max_template_name));
             check_template_keys(*v.as_table(), "templates." + name);
+            if (!m_read_templates.count(name)) check_unused_template(*v.as_table(), name);
         }
+    }
+
+    // A template no VM uses (directly or through `extends`) is never merged and read; its own
+    // values get the type, range and choice checks nonetheless.
+    void check_unused_template(const toml::table& t, const std::string& name) {
+        TableReader r(t, "template " + name, m_sink);
+        for (const char* key : {"extends", "image", "kernel", "initrd", "cmdline"}) r.string(key);
+        r.choice("format", format_choices);
+        r.choice("firmware", firmware_choices);
+        r.choice("cpu", cpu_choices);
+        r.integer("vcpus", 1, 256);
+        r.size("memory", min_memory, max_memory);
+        r.size("disk", 1 << 20, max_disk);
+        r.choice("nic_model", nic_choices);
     }
 
     bool read_template(const toml::table& merged, const std::map<std::string, const toml::node*>& originals,
@@ -694,7 +964,10 @@ private:
         if (auto v = r.choice("nic_model", nic_choices)) tpl.nic_model = *v;
         if (!tpl.image.empty()) {
             const ImageFacts facts = inspect_image(tpl.image);
-            if (!facts.exists) {
+            std::error_code ec;
+            if (!facts.exists && fs::exists(tpl.image, ec)) {
+                m_sink.error(r.value_pos("image"), ctx + ": image " + tpl.image + " is not a regular file; name the image file itself");
+            } else if (!facts.exists) {
                 m_sink.warning(r.key_pos("image"), ctx + ": image " + tpl.image +
                                                        " does not exist on this machine; `vmlab up` needs it");
             } else if (tpl.image_format == DiskFormat::qcow2 && !facts.is_qcow2) {
@@ -706,7 +979,9 @@ private:
         for (const char* key : {"kernel", "initrd"}) {
             const std::string& path = std::string(key) == "kernel" ? tpl.kernel : tpl.initrd;
             std::error_code ec;
-            if (!path.empty() && !fs::is_regular_file(path, ec))
+            if (!path.empty() && fs::exists(path, ec) && !fs::is_regular_file(path, ec))
+                m_sink.error(r.value_pos(key), ctx + ": " + key + " " + path + " is not a regular file; name the file itself");
+            else if (!path.empty() && !fs::is_regular_file(path, ec))
                 m_sink.warning(r.key_pos(key), ctx + ": " + key + " " + path + " does not exist on this machine; `vmlab up` needs it");
         }
         return error_count() == errors_before;
@@ -739,29 +1014,29 @@ private:
         return path.string();
     }
 
+    bool is_sound(const NetworkSpec& net) const { return !m_unsound_networks.count(net.name); }
+
+    // Each check runs, whatever else is wrong in the file, when the values it reads are sound.
     void check_addresses(LabSpec& lab, const toml::table& root) {
         const SourcePos lab_pos = root.get("lab") ? m_sink.where(*root.get("lab")) : SourcePos{m_file.string(), 1, 1};
-        const bool needs_cidr = std::any_of(lab.networks.begin(), lab.networks.end(), [](const NetworkSpec& n) {
-            return n.mode != NetworkMode::fenced && !n.cidr;
+        const bool needs_cidr = std::any_of(lab.networks.begin(), lab.networks.end(), [&](const NetworkSpec& n) {
+            return is_sound(n) && n.mode != NetworkMode::fenced && !n.cidr;
         });
-        if (needs_cidr && !m_has_cidr) {
+        if (needs_cidr && !m_cidr_given)
             m_sink.error(lab_pos, "lab.cidr is required: per-seat subnets are carved out of it (e.g. cidr = \"10.210.0.0/16\")");
-            return;
-        }
-        if (m_has_cidr) {
+        // The layout needs every network (a fenced one's cidr in particular) and the seat count.
+        if (m_has_cidr && m_seats_sound && m_unsound_networks.empty()) {
             const SubnetLayout layout = layout_subnets(lab);
-            if (!layout.error.empty()) {
-                m_sink.error(m_cidr_pos, "lab.cidr: " + layout.error);
-                return;
-            }
+            if (!layout.error.empty()) m_sink.error(m_cidr_pos, "lab.cidr: " + layout.error);
         }
         for (const auto& net : lab.networks) {
-            if (net.mode == NetworkMode::fenced || !net.cidr) continue;
+            if (net.mode == NetworkMode::fenced || !net.cidr || !is_sound(net)) continue;
             if (m_has_cidr && net.cidr->overlaps(lab.cidr))
                 m_sink.error(net.where, "networks." + net.name + ".cidr " + to_string(*net.cidr) + " overlaps lab.cidr " +
                                             to_string(lab.cidr) + ", where per-seat subnets are carved");
             for (const auto& other : lab.networks)
-                if (&other < &net && other.cidr && other.mode != NetworkMode::fenced && other.cidr->overlaps(*net.cidr))
+                if (&other < &net && other.cidr && other.mode != NetworkMode::fenced && is_sound(other) &&
+                    other.cidr->overlaps(*net.cidr))
                     m_sink.error(net.where, "networks." + net.name + ".cidr " + to_string(*net.cidr) + " overlaps networks." +
                                                 other.name + ".cidr " + to_string(*other.cidr));
             if (net.scope == NetworkScope::seat)
@@ -779,7 +1054,7 @@ private:
         for (auto& vm : lab.vms)
             for (auto& nic : vm.nics) {
                 const NetworkSpec* net = lab.find_network(nic.network);
-                if (!net || !nic.host) continue;
+                if (!net || !nic.host || !is_sound(*net)) continue;
                 const AddressRange range = static_range(*net);
                 if (net->scope == NetworkScope::lab && lab.seats > 1)
                     m_sink.error(nic.where, "vms." + vm.name + ": a fixed address on lab-wide network '" + net->name +
@@ -796,7 +1071,9 @@ private:
         for (auto& vm : lab.vms)
             for (auto& nic : vm.nics) {
                 const NetworkSpec* net = lab.find_network(nic.network);
-                if (!net || nic.host || !net->dhcp) continue;
+                if (!net || nic.host || !net->dhcp || !is_sound(*net)) continue;
+                // A NIC whose address is wrong would take its place here.
+                if (m_networks_with_bad_address.count(net->name)) continue;
                 const AddressRange range = static_range(*net);
                 std::uint32_t host = std::max<std::uint32_t>(range.first, range.last >= 30 ? 10 : range.first);
                 while (host <= range.last && used[net->name].count(host)) ++host;
@@ -811,7 +1088,9 @@ private:
         // On a lab-wide network every seat's NICs share one subnet: seat N takes the block of
         // addresses after seat N-1's (the planner adds (N-1) * NICs-per-seat to each host number).
         for (const auto& net : lab.networks) {
-            if (net.scope != NetworkScope::lab || !net.dhcp || lab.seats < 2 || used[net.name].empty()) continue;
+            if (net.scope != NetworkScope::lab || !net.dhcp || lab.seats < 2 || used[net.name].empty() || !is_sound(net) ||
+                m_networks_with_bad_address.count(net.name))
+                continue;
             const AddressRange range = static_range(net);
             const std::uint64_t last = *used[net.name].rbegin() + std::uint64_t{lab.seats - 1} * used[net.name].size();
             if (last > range.last)
@@ -847,7 +1126,12 @@ private:
     std::map<std::string, const toml::table*> m_file_templates;  // by name; nullptr: unreadable
     std::map<std::string, SourcePos> m_template_pos;
     std::set<std::string> m_failed_templates;
-    bool m_has_cidr = false;
+    std::set<std::string> m_read_templates;  // merged into a template some VM uses
+    bool m_has_cidr = false;    // lab.cidr is a valid network
+    bool m_cidr_given = false;  // lab.cidr is there, valid or not
+    bool m_seats_sound = true;
+    std::set<std::string> m_unsound_networks;          // with a wrong mode, scope, prefix, cidr or dhcp
+    std::set<std::string> m_networks_with_bad_address;  // with a NIC whose address is wrong
     Baseline m_lab_baseline = Baseline::running;
     SourcePos m_cidr_pos;
 };

@@ -329,7 +329,7 @@ disks = ["1.3KiB", "8GB"]
 )");
     EXPECT_ERROR_AT(result, 9, 10, "vms.web.memory: 'lots' is not a size");
     EXPECT_ERROR_AT(result, 10, 8, "vms.web.disk: expected a size with a unit such as \"512MiB\" or \"20GiB\", found an integer");
-    EXPECT_ERROR_AT(result, 11, 10, "vms.web.disks: '1.3KiB' is not a size");
+    EXPECT_ERROR_AT(result, 11, 10, "vms.web.disks: '1.3KiB' is not a whole number of bytes; round it, or write it in a smaller unit");
     EXPECT_EQ(count(result, Severity::error), 3u) << dump(result.diagnostics);
 }
 
@@ -412,7 +412,8 @@ nics = []
     EXPECT_ERROR_AT(result, 8, 11, "network name 'abcdefghijklmnop' is not valid");  // 16 > 15
     EXPECT_ERROR_AT(result, 10, 6, "VM name 'abcdefghijklmnopqrstu' is not valid");     // 21 > 20
     EXPECT_ERROR_AT(result, 13, 6, "VM name 'web-' is not valid");
-    EXPECT_EQ(count(result, Severity::error), 5u) << dump(result.diagnostics);
+    EXPECT_ERROR_AT(result, 1, 1, "lab.cidr is required");  // names do not hide the address checks
+    EXPECT_EQ(count(result, Severity::error), 6u) << dump(result.diagnostics);
 }
 
 TEST_F(LoaderTest, NamesAtTheirLongestAreValid) {
@@ -731,7 +732,7 @@ disk = "1GiB"
 template = "tiny"
 )");
     EXPECT_FALSE(result.lab);
-    EXPECT_ERROR_AT(result, 4, 1, "lab.cidr: 10.210.0.0/16 holds 65536 addresses but 300 seats need at least 76800");
+    EXPECT_ERROR_AT(result, 4, 8, "lab.cidr: 10.210.0.0/16 holds 65536 addresses but 300 seats need at least 76800");
     // 256 seats of /24 fill a /16 exactly.
     const auto fits = load(R"([lab]
 name = "demo"
@@ -763,7 +764,7 @@ prefix = 16
 [vms.web]
 template = "tiny"
 )");
-    EXPECT_ERROR_AT(result, 3, 1, "lab.cidr: network 'lan' wants a /16 but lab.cidr 10.210.0.0/24 is smaller");
+    EXPECT_ERROR_AT(result, 3, 8, "lab.cidr: network 'lan' wants a /16 but lab.cidr 10.210.0.0/24 is smaller");
 }
 
 TEST_F(LoaderTest, CidrWithHostBitsSet) {
@@ -775,8 +776,8 @@ cidr = "10.210.0.1/16"
 scope = "lab"
 cidr = "172.16.0.1/24"
 )");
-    EXPECT_ERROR_AT(result, 3, 1, "lab.cidr: '10.210.0.1/16' is not an IPv4 network such as \"10.210.0.0/16\" (host bits must be zero)");
-    EXPECT_ERROR_AT(result, 7, 1, "networks.shared.cidr: '172.16.0.1/24' is not an IPv4 network between /8 and /29");
+    EXPECT_ERROR_AT(result, 3, 8, "lab.cidr: '10.210.0.1/16' is not an IPv4 network such as \"10.210.0.0/16\" (host bits must be zero)");
+    EXPECT_ERROR_AT(result, 7, 8, "networks.shared.cidr: '172.16.0.1/24' is not an IPv4 network between /8 and /29");
 }
 
 TEST_F(LoaderTest, MissingLabCidr) {
@@ -1143,7 +1144,7 @@ TEST_F(LoaderTest, StorageWithFilesVmlabDidNotCreateIsAnError) {
     EXPECT_VALID(load(lab));
     write("pool/thesis.odt", "not ours");
     const auto result = load(lab);
-    EXPECT_ERROR_AT(result, 3, 1, "lab.storage: " + (dir() / "pool").string() + " holds files vmlab did not create (thesis.odt)");
+    EXPECT_ERROR_AT(result, 3, 11, "lab.storage: " + (dir() / "pool").string() + " holds files vmlab did not create (thesis.odt)");
 }
 
 TEST_F(LoaderTest, TheOperatorCanAllowMoreImageDirectories) {
@@ -1220,6 +1221,291 @@ vcpu = 2
     EXPECT_ERROR_AT(result, 9, 8, "networks.lan.mode: 'bridged' is not one of isolated, nat, fenced");
     EXPECT_ERROR_AT(result, 13, 1, "unknown key 'vms.web.vcpu' (did you mean 'vcpus'?)");
     EXPECT_EQ(format(result.diagnostics[0]), lab_file() + ":3:9: error: lab.seats = 0 is out of range (1 to 10000)");
+}
+
+// Address checks run whatever else is wrong, skipping only what a wrong value leaves unknown.
+TEST_F(LoaderTest, AddressProblemsAreReportedWithOtherErrors) {
+    const auto result = load(R"([lab]
+name = "demo"
+cidr = "10.210.0.0/16"
+
+[templates.tiny]
+disk = "1GiB"
+
+[networks.lan]
+
+[networks.mgmt]
+mode = "fenced"
+cidr = "192.168.10.0/24"
+dhcp = true
+
+[networks.alpha]
+scope = "lab"
+cidr = "172.16.0.0/16"
+
+[networks.beta]
+scope = "lab"
+cidr = "172.16.5.0/24"
+
+[vms.a]
+template = "tiny"
+vcpus = 0
+nics = [{ network = "lan", address = 200 }, { network = "mgmt", address = 5 }]
+
+[vms.b]
+template = "tiny"
+nics = [{ network = "lan", address = 20 }, { network = "mgmt", address = 5 }]
+)");
+    EXPECT_FALSE(result.lab);
+    EXPECT_ERROR_AT(result, 13, 1, "networks.mgmt.dhcp: a fenced network has no host-side address");
+    EXPECT_ERROR_AT(result, 19, 11, "networks.beta.cidr 172.16.5.0/24 overlaps networks.alpha.cidr 172.16.0.0/16");
+    EXPECT_ERROR_AT(result, 25, 9, "vms.a.vcpus = 0 is out of range (1 to 256)");
+    EXPECT_ERROR_AT(result, 26, 38, "vms.a: address 200 does not fit network 'lan' (/24): use 2 to 127");
+    EXPECT_ERROR_AT(result, 30, 74, "vms.b: address 5 on network 'mgmt' is already used by another NIC");
+    EXPECT_EQ(count(result, Severity::error), 5u) << dump(result.diagnostics);
+}
+
+TEST_F(LoaderTest, LabCidrTooSmallDoesNotHideOtherAddressErrors) {
+    const auto result = load(R"([lab]
+name = "demo"
+seats = 300
+cidr = "10.210.0.0/16"
+
+[templates.tiny]
+disk = "1GiB"
+
+[networks.lan]
+
+[networks.alpha]
+scope = "lab"
+cidr = "10.210.8.0/24"
+
+[vms.a]
+template = "tiny"
+nics = [{ network = "lan", address = 200 }]
+[vms.b]
+template = "tiny"
+nics = [{ network = "lan", address = 20 }]
+[vms.c]
+template = "tiny"
+nics = [{ network = "lan", address = 20 }]
+)");
+    EXPECT_ERROR_AT(result, 4, 8, "lab.cidr: 10.210.0.0/16 holds 65536 addresses but 300 seats need at least 76800");
+    EXPECT_ERROR_AT(result, 11, 11, "networks.alpha.cidr 10.210.8.0/24 overlaps lab.cidr 10.210.0.0/16");
+    EXPECT_ERROR_AT(result, 17, 38, "vms.a: address 200 does not fit network 'lan'");
+    EXPECT_ERROR_AT(result, 23, 38, "vms.c: address 20 on network 'lan' is already used by another NIC");
+    EXPECT_EQ(count(result, Severity::error), 4u) << dump(result.diagnostics);
+}
+
+TEST_F(LoaderTest, AddressChecksSkipWhatAWrongValueLeavesUnknown) {
+    // The prefix of lan is wrong, so whether 200 fits is unknown; a cidr that is not a network
+    // is not "required" on top of that.
+    const auto result = load(R"([lab]
+name = "demo"
+cidr = "10.210.0.0/33"
+
+[templates.tiny]
+disk = "1GiB"
+
+[networks.lan]
+prefix = 40
+
+[networks.small]
+prefix = 29
+
+[vms.a]
+template = "tiny"
+nics = [{ network = "lan", address = 200 }, { network = "small", address = 0 }]
+[vms.b]
+template = "tiny"
+nics = [{ network = "small", address = 2 }, { network = "small", address = 3 }, { network = "small", address = 9 }]
+)");
+    EXPECT_ERROR_AT(result, 3, 8, "lab.cidr: '10.210.0.0/33' is not an IPv4 network");
+    EXPECT_ERROR_AT(result, 9, 10, "networks.lan.prefix = 40 is out of range (16 to 29)");
+    EXPECT_ERROR_AT(result, 16, 76, "vms.a.nics.address = 0 is out of range");
+    EXPECT_ERROR_AT(result, 19, 112, "vms.b: address 9 does not fit network 'small' (/29): use 2 to 3");
+    EXPECT_EQ(count(result, Severity::error), 4u) << dump(result.diagnostics);
+}
+
+TEST_F(LoaderTest, UnusedInlineTemplatesAreRangeChecked) {
+    const auto result = load(R"([lab]
+name = "demo"
+
+[templates.spare]
+vcpus = 0
+memory = "lots"
+cpu = "passthrough"
+
+[templates.base]
+vcpus = 300
+
+[templates.tiny]
+extends = "base"
+disk = "1GiB"
+
+[vms.web]
+template = "tiny"
+)");
+    EXPECT_ERROR_AT(result, 5, 9, "template spare.vcpus = 0 is out of range (1 to 256)");
+    EXPECT_ERROR_AT(result, 6, 10, "template spare.memory: 'lots' is not a size");
+    EXPECT_ERROR_AT(result, 7, 7, "template spare.cpu: 'passthrough' is not one of host-model, host-passthrough, emulated "
+                                  "(did you mean 'host-passthrough'?)");
+    EXPECT_ERROR_AT(result, 10, 9, "template tiny.vcpus = 300 is out of range");  // once, through the template using it
+    EXPECT_EQ(count(result, Severity::error), 4u) << dump(result.diagnostics);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Places and messages
+
+TEST_F(LoaderTest, FormatErrorsPointAtTheValue) {
+    const auto result = load(R"([lab]
+name = "demo"
+host = "localhost"
+cidr = "10.210.0.1/16"
+storage = ""
+
+[templates.tiny]
+disk = "1GiB"
+
+[networks.shared]
+scope = "lab"
+cidr = "172.16.0.1/24"
+
+[vms.web]
+template = "tiny"
+console_listen = "localhost"
+boot = []
+)");
+    EXPECT_ERROR_AT(result, 3, 8, "lab.host: 'localhost' is not a libvirt URI");
+    EXPECT_ERROR_AT(result, 4, 8, "lab.cidr: '10.210.0.1/16' is not an IPv4 network");
+    EXPECT_ERROR_AT(result, 5, 11, "lab.storage: the storage directory must not be empty");
+    EXPECT_ERROR_AT(result, 12, 8, "networks.shared.cidr: '172.16.0.1/24' is not an IPv4 network");
+    EXPECT_ERROR_AT(result, 16, 18, "vms.web.console_listen: 'localhost' is not an IPv4 address");
+    EXPECT_ERROR_AT(result, 17, 8, "vms.web.boot: list at least one device");
+    EXPECT_EQ(count(result, Severity::error), 6u) << dump(result.diagnostics);
+}
+
+TEST_F(LoaderTest, TemplateFileThatIsADirectory) {
+    fs::create_directories(dir() / "templates" / "dirt.toml");
+    const auto result = load("[lab]\nname = \"demo\"\n[vms.web]\ntemplate = \"dirt\"\n");
+    EXPECT_ERROR_AT(result, 4, 1, "template file " + (dir() / "templates" / "dirt.toml").string() +
+                                      " is not a regular file but a directory; a template is a NAME.toml file");
+    EXPECT_EQ(count(result, Severity::error), 1u) << dump(result.diagnostics);
+}
+
+TEST_F(LoaderTest, ImageOrKernelThatIsADirectory) {
+    fs::create_directories(dir() / "images");
+    const auto result = load(R"([lab]
+name = "demo"
+
+[templates.guest]
+image = "images"
+
+[templates.direct]
+kernel = "images"
+disk = "1GiB"
+
+[vms.web]
+template = "guest"
+[vms.db]
+template = "direct"
+)");
+    EXPECT_ERROR_AT(result, 5, 9, "template guest: image " + (dir() / "images").string() + " is not a regular file");
+    EXPECT_ERROR_AT(result, 8, 10, "template direct: kernel " + (dir() / "images").string() + " is not a regular file");
+    EXPECT_EQ(count(result, Severity::warning), 0u) << dump(result.diagnostics);
+}
+
+TEST_F(LoaderTest, ChoiceSuggestionsCoverCaseAndParts) {
+    const auto result = load(R"([lab]
+name = "demo"
+virtualization = "KVM"
+
+[templates.tiny]
+disk = "1GiB"
+cpu = "passthrough"
+nic_model = "host"
+firmware = "host"
+
+[vms.web]
+template = "tiny"
+)");
+    EXPECT_ERROR_AT(result, 3, 18, "lab.virtualization: 'KVM' is not one of auto, kvm, qemu (did you mean 'kvm'?)");
+    EXPECT_ERROR_AT(result, 7, 7, "template tiny.cpu: 'passthrough' is not one of host-model, host-passthrough, emulated "
+                                  "(did you mean 'host-passthrough'?)");
+    // "host" is part of no NIC model or firmware: no suggestion.
+    for (const auto& d : result.diagnostics)
+        if (d.where.line == 8 || d.where.line == 9) {
+            EXPECT_EQ(d.message.find("did you mean"), std::string::npos) << d.message;
+        }
+    EXPECT_EQ(count(result, Severity::error), 4u) << dump(result.diagnostics);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys nested too deeply: toml++ recurses per part and would overflow the stack
+
+namespace {
+
+std::string dotted_key(std::size_t parts, const std::string& part = "a", const std::string& dot = ".") {
+    std::string key = part;
+    for (std::size_t i = 1; i < parts; ++i) key += dot + part;
+    return key;
+}
+
+}  // namespace
+
+TEST_F(LoaderTest, DeeplyDottedKey) {
+    const auto header = load("[lab]\nname = \"d\"\n[" + dotted_key(100000) + "]\n");
+    EXPECT_FALSE(header.lab);
+    ASSERT_EQ(header.diagnostics.size(), 1u) << dump(header.diagnostics);
+    EXPECT_ERROR_AT(header, 3, 2, "this key has more than 64 dotted parts; a lab needs a few (such as [vms.web]): shorten the key");
+
+    EXPECT_ERROR_AT(load("[lab]\nname = \"d\"\n  " + dotted_key(50000) + " = 1\n"), 3, 3, "more than 64 dotted parts");
+    EXPECT_ERROR_AT(load("[lab]\nname = \"d\"\n[[" + dotted_key(65) + "]]\n"), 3, 3, "more than 64 dotted parts");
+    EXPECT_ERROR_AT(load("[lab]\nname = \"d\"\n[" + dotted_key(100, "\"q.q\"", " . ") + "]\n"), 3, 2, "more than 64 dotted parts");
+    EXPECT_ERROR_AT(load("[lab]\nname = \"d\"\nx = { y = 1, " + dotted_key(100, "'b'") + " = 2 }\n"), 3, 14,
+                    "more than 64 dotted parts");
+}
+
+TEST_F(LoaderTest, DeeplyDottedKeyInATemplateFile) {
+    const fs::path tpl = write("templates/deep.toml", "disk = \"1GiB\"\n" + dotted_key(100000) + " = 1\n");
+    const auto result = load("[lab]\nname = \"demo\"\n[vms.web]\ntemplate = \"deep\"\n");
+    EXPECT_TRUE(has_diagnostic(result, Severity::error, tpl.string(), 2, 1, "more than 64 dotted parts"));
+}
+
+TEST_F(LoaderTest, DeeplyNestedArraysAndInlineTables) {
+    // lab (1) + x (1) + 127 arrays: the 127th bracket, at column 4 + 127.
+    EXPECT_ERROR_AT(load("[lab]\nname = \"d\"\nx = " + std::string(200, '[') + std::string(200, ']') + "\n"), 3, 131,
+                    "tables, arrays and dotted keys nest more than 128 levels deep here; a lab needs a few: flatten it");
+    // 60 + 60 + (1 + 60): each key within the limit, together too deep.
+    const std::string key = dotted_key(60);
+    EXPECT_ERROR_AT(load("[lab]\nname = \"d\"\n[" + key + "]\n" + key + " = { " + key + " = 1 }\n"), 4, 245,
+                    "nest more than 128 levels deep");
+}
+
+TEST_F(LoaderTest, DotsInStringsAndCommentsAreNotKeys) {
+    std::string text = R"([lab]
+name = "demo"
+title = """first
+DOTS \""" still the title '''
+DOTS"""  # DOTS
+KEY = 1
+
+[templates.tiny]
+disk = "1GiB"
+
+[vms.web]
+template = "tiny"
+ready_console = 'DOTS'
+[vms.db]
+template = "tiny"
+ready_console = '''
+'DOTS'"DOTS"'''
+)";
+    for (std::size_t at; (at = text.find("DOTS")) != std::string::npos;) text.replace(at, 4, dotted_key(200));
+    text.replace(text.find("KEY"), 3, dotted_key(64));  // at the limit
+    const auto result = load(text);
+    ASSERT_EQ(count(result, Severity::error), 1u) << dump(result.diagnostics);
+    EXPECT_ERROR_AT(result, 6, 1, "unknown key 'lab.a'");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include <sys/statvfs.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <pugixml.hpp>
@@ -158,6 +160,21 @@ HostComparison Engine::compare(const Plan& plan) {
     for (const auto& n : plan.shared_networks) collect(n);
     for (const auto& seat : plan.seats)
         for (const auto& n : seat.networks) collect(n);
+    // Nor may their DHCP host entries or other domains' interfaces use our MACs (the lab name's
+    // 16-bit hash is in every MAC, so two labs can clash).
+    std::map<std::string, std::string> planned_macs;  // mac -> our domain
+    for (const auto& seat : plan.seats)
+        for (const auto& vm : seat.vms)
+            for (const auto& nic : vm.nics) planned_macs[nic.mac] = vm.domain;
+    auto our_mac = [&](std::string mac) -> const std::string* {
+        std::transform(mac.begin(), mac.end(), mac.begin(), [](unsigned char c) { return std::tolower(c); });
+        const auto it = planned_macs.find(mac);
+        return it == planned_macs.end() ? nullptr : &it->second;
+    };
+    auto mac_conflict = [&](const std::string& mac, const std::string& domain, const std::string& user) {
+        cmp.conflicts.push_back("MAC " + mac + " of " + domain + " is used by " + user +
+                                "; rename this lab (its name sets the MACs)");
+    };
     for (const auto& existing : m_conn.all_networks()) {
         const std::string xml = virt::xml_desc(existing);
         const auto owner = parse_network_metadata(xml);
@@ -168,6 +185,11 @@ HostComparison Engine::compare(const Plan& plan) {
         const std::string bridge = net.child("bridge").attribute("name").as_string();
         if (auto it = planned_bridges.find(bridge); !bridge.empty() && it != planned_bridges.end())
             cmp.conflicts.push_back("bridge " + bridge + " of " + it->second + " is used by network " + virt::name(existing));
+        for (auto ip : net.children("ip"))
+            for (auto host : ip.child("dhcp").children("host"))
+                if (const std::string* ours = our_mac(host.attribute("mac").as_string()))
+                    mac_conflict(host.attribute("mac").as_string(), *ours,
+                                 "a DHCP host entry of network " + virt::name(existing));
         for (auto ip : net.children("ip")) {
             const auto address = parse_ipv4(ip.attribute("address").as_string());
             const auto mask = parse_ipv4(ip.attribute("netmask").as_string());
@@ -182,6 +204,29 @@ HostComparison Engine::compare(const Plan& plan) {
                     break;
                 }
         }
+    }
+    // One XML read per domain; whose it is only matters (and is read) when a MAC matches.
+    for (const auto& domain : m_conn.all_domains()) {
+        std::string xml;
+        try {
+            xml = virt::xml_desc(domain);
+        } catch (const virt::LibvirtError& e) {
+            if (e.code() != VIR_ERR_NO_DOMAIN) throw;
+            continue;  // removed meanwhile
+        }
+        pugi::xml_document doc;
+        if (!doc.load_string(xml.c_str())) continue;
+        std::vector<std::pair<std::string, const std::string*>> clashes;  // (their mac, our domain)
+        for (auto nic : doc.child("domain").child("devices").children("interface")) {
+            const std::string mac = nic.child("mac").attribute("address").as_string();
+            if (const std::string* ours = our_mac(mac)) clashes.emplace_back(mac, ours);
+        }
+        if (clashes.empty()) continue;
+        const auto metadata = virt::domain_metadata(domain);
+        const auto owner = metadata ? parse_vm_metadata(*metadata) : std::nullopt;
+        if (owner && owner->lab == plan.lab) continue;
+        for (const auto& [mac, ours] : clashes)
+            mac_conflict(mac, *ours, "domain " + virt::name(domain) + (owner ? " of lab " + owner->lab : ""));
     }
     return cmp;
 }

@@ -13,10 +13,6 @@ std::string seat_tag(unsigned seat) {
     return buf;
 }
 
-std::uint16_t lab_hash16(const std::string& lab) {
-    return static_cast<std::uint16_t>(std::stoull(stable_hash(lab).substr(0, 4), nullptr, 16));
-}
-
 // 52:LL:LL:SS:SS:NN — locally administered; lab hash, seat, VM index * 8 + NIC index.
 std::string mac_address(std::uint16_t lab, unsigned seat, std::size_t vm_index, std::size_t nic_index) {
     char buf[32];
@@ -69,12 +65,30 @@ const PlannedSeat* Plan::find_seat(unsigned number) const {
     return number >= 1 && number <= seats.size() ? &seats[number - 1] : nullptr;
 }
 
-std::string stable_hash(std::string_view text) {
+namespace {
+
+std::uint64_t fnv1a64(std::string_view text) {
     std::uint64_t h = 0xcbf29ce484222325ull;
     for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+
+}  // namespace
+
+std::string stable_hash(std::string_view text) {
     char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fnv1a64(text)));
     return buf;
+}
+
+std::uint16_t lab_hash16(std::string_view lab) {
+    // FNV-1a's top bits hardly change with the last byte (lab-a, lab-b, lab-c shared them), so
+    // first mix all 64 bits with the splitmix64 finalizer, then take the top 16.
+    std::uint64_t h = fnv1a64(lab);
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return static_cast<std::uint16_t>(h >> 48);
 }
 
 std::string pool_name(const std::string& lab) { return "vmlab-" + lab; }

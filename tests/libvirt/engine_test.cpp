@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -44,6 +45,11 @@ protected:
             if (virt::name(domain).starts_with("foreign-") || virt::name(domain).starts_with(lab_name)) {
                 virt::destroy(domain);
                 virt::undefine(domain);
+            }
+        for (const auto& network : conn.all_networks())
+            if (virt::name(network).starts_with("foreign-" + lab_name)) {
+                virt::destroy(network);
+                virt::undefine(network);
             }
         fs::remove_all(dir);
     }
@@ -113,6 +119,36 @@ TEST_F(EngineTest, UpCreatesEverySeatAndRunsEveryVm) {
     EXPECT_TRUE(cmp.create.empty());
     EXPECT_TRUE(cmp.change.empty());
     EXPECT_TRUE(cmp.conflicts.empty());
+}
+
+TEST_F(EngineTest, CompareFindsOurMacsOnAnotherDomainOrNetwork) {
+    const LabSpec lab = load(lab_name, 2);
+    const Plan plan = make_plan(lab);
+    const PlannedVm& taken = plan.seats[1].vms[0];  // seat 2, VM a
+    const PlannedVm& leased = plan.seats[0].vms[1];  // seat 1, VM b
+    std::string upper = taken.nics[0].mac;  // libvirt takes either case
+    std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+    conn.define_domain("<domain type='test'><name>foreign-" + lab_name +
+                       "</name><memory>65536</memory><os><type>hvm</type></os><devices><interface type='network'>"
+                       "<mac address='" + upper + "'/><source network='default'/></interface></devices></domain>");
+    conn.define_network("<network><name>foreign-" + lab_name + "</name><bridge name='vlforeign0'/>"
+                        "<ip address='10.231.0.1' netmask='255.255.255.0'><dhcp><range start='10.231.0.128' "
+                        "end='10.231.0.254'/><host mac='" + leased.nics[0].mac + "' ip='10.231.0.10'/></dhcp></ip></network>");
+
+    Engine engine(conn, store);
+    const HostComparison cmp = engine.compare(plan);
+    EXPECT_TRUE(contains(cmp.conflicts, "MAC " + taken.nics[0].mac + " of " + taken.domain + " is used by domain foreign-" +
+                                            lab_name + "; rename this lab (its name sets the MACs)"))
+        << testing::PrintToString(cmp.conflicts);
+    EXPECT_TRUE(contains(cmp.conflicts, "MAC " + leased.nics[0].mac + " of " + leased.domain +
+                                            " is used by a DHCP host entry of network foreign-" + lab_name +
+                                            "; rename this lab (its name sets the MACs)"))
+        << testing::PrintToString(cmp.conflicts);
+    EXPECT_EQ(cmp.conflicts.size(), 2u) << testing::PrintToString(cmp.conflicts);  // nothing else clashes
+
+    // Once up, the lab's own domains and networks carry the same MACs: no conflict with itself.
+    ASSERT_EQ(up(lab).failed(), 0u);
+    EXPECT_EQ(engine.compare(plan).conflicts.size(), 2u);
 }
 
 TEST_F(EngineTest, SecondUpKeepsEverything) {

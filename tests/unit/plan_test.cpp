@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -186,6 +187,10 @@ TEST_F(PlanTest, Names) {
     EXPECT_EQ(seat.networks[0].libvirt_name, "vmlab-demo-s01-lan");
     EXPECT_EQ(plan.seats[1].networks[0].libvirt_name, "vmlab-demo-s02-lan");
     EXPECT_TRUE(std::regex_match(seat.networks[0].bridge, std::regex("vl[0-9a-f]{4}-1-0"))) << seat.networks[0].bridge;
+    // The examples in docs/lab-format.md ("Names of what vmlab creates").
+    EXPECT_EQ(seat.networks[0].bridge, "vl67c1-1-0");
+    EXPECT_EQ(plan.seats[2].networks[0].bridge, "vl67c1-3-0");
+    EXPECT_EQ(vm_named(seat, "web").nics[0].mac, "52:67:c1:00:01:08");  // seat 1, VM 1 (name order), NIC 0
 
     const PlannedVm& web = vm_named(seat, "web");
     ASSERT_EQ(web.disks.size(), 2u);
@@ -332,6 +337,23 @@ disk = "1GiB"
     const std::string& last = plan.seats.back().vms.back().nics.back().mac;
     EXPECT_EQ(last.substr(8), ":00:c8:ff");
     EXPECT_EQ(last.substr(0, 8), plan.seats.front().vms.front().nics.front().mac.substr(0, 8));  // same lab hash
+}
+
+TEST_F(PlanTest, LabsDifferingInTheLastCharacterGetTheirOwnBridgesAndMacs) {
+    std::set<std::string> bridges, macs;
+    for (const char* name : {"lab-a", "lab-b", "lab-c", "demo1", "demo2", "demo3"}) {
+        std::string text = demo_lab;
+        text.replace(text.find("\"demo\""), 6, std::string("\"") + name + '"');
+        const Plan plan = make_plan(load(text));
+        ASSERT_EQ(plan.lab, name);
+        for (const auto& seat : plan.seats) {
+            for (const auto& net : seat.networks) EXPECT_TRUE(bridges.insert(net.bridge).second) << name << ' ' << net.bridge;
+            for (const auto& vm : seat.vms)
+                for (const auto& nic : vm.nics) EXPECT_TRUE(macs.insert(nic.mac).second) << name << ' ' << nic.mac;
+        }
+    }
+    EXPECT_EQ(bridges.size(), 6u * 3);   // 3 seats, one network each
+    EXPECT_EQ(macs.size(), 6u * 3 * 2);  // 3 seats, two VMs with one NIC each
 }
 
 TEST_F(PlanTest, SubnetsFitTheCidrAndNeverOverlap) {
@@ -710,6 +732,48 @@ TEST(StableHash, IsFnv1a64) {
     EXPECT_EQ(stable_hash(""), "cbf29ce484222325");
     EXPECT_EQ(stable_hash("a"), "af63dc4c8601ec8c");
     EXPECT_EQ(stable_hash("foobar"), "85944171f73967e8");
+}
+
+TEST(LabHash, IsMixedFnv1a64) {
+    // splitmix64's finalizer over FNV-1a 64, top 16 bits; docs/lab-format.md names these two.
+    EXPECT_EQ(lab_hash16("demo"), 0x67c1);
+    EXPECT_EQ(lab_hash16("three-tier"), 0x311a);
+    // Plain FNV-1a's top 16 bits were 0x3939 for all three.
+    EXPECT_EQ(lab_hash16("lab-a"), 0x5e2d);
+    EXPECT_EQ(lab_hash16("lab-b"), 0x3e90);
+    EXPECT_EQ(lab_hash16("lab-c"), 0xc785);
+}
+
+TEST(LabHash, NamesDifferingInTheLastCharacterDiffer) {
+    auto distinct = [](const std::vector<std::string>& names) {
+        std::map<std::uint16_t, std::string> seen;
+        for (const auto& name : names)
+            if (auto [it, fresh] = seen.emplace(lab_hash16(name), name); !fresh)
+                ADD_FAILURE() << name << " and " << it->second << " share the lab hash " << it->first;
+    };
+    std::vector<std::string> letters, digits, numbers;
+    for (char c = 'a'; c <= 'z'; ++c) letters.push_back(std::string("lab-") + c);
+    for (int n = 1; n <= 9; ++n) digits.push_back("demo" + std::to_string(n));
+    for (int n = 1; n <= 99; ++n) numbers.push_back("team" + std::to_string(n));
+    distinct(letters);
+    distinct(digits);
+    distinct(numbers);
+}
+
+TEST(LabHash, CollidesNoMoreThanRandom16BitValues) {
+    // 999 names spread over 65536 values: about 999*998/2/65536 = 7.6 colliding pairs are
+    // expected (plain FNV-1a's top bits gave only 100 distinct values here).
+    std::set<std::uint16_t> hashes;
+    for (int n = 1; n <= 999; ++n) hashes.insert(lab_hash16("lab-" + std::to_string(n)));
+    EXPECT_GE(hashes.size(), 999u - 25);
+    // Every output bit is used.
+    std::uint16_t ored = 0, anded = 0xffff;
+    for (auto h : hashes) {
+        ored |= h;
+        anded &= h;
+    }
+    EXPECT_EQ(ored, 0xffff);
+    EXPECT_EQ(anded, 0);
 }
 
 TEST(LabFiles, OnlyNamesVmlabGivesBelongToTheLab) {

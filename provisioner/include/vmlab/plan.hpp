@@ -139,4 +139,10 @@ std::vector<std::string> foreign_files(const std::filesystem::path& storage, con
 // Stable 64-bit FNV-1a hash as 16 hex digits (for drift detection, not for security).
 std::string stable_hash(std::string_view text);
 
+// The 16 bits of a lab's name in its bridge names and MACs (vl<hash>-…, 52:LL:LL:…): the 64-bit
+// FNV-1a hash of the name, mixed by the splitmix64 finalizer, top 16 bits. Every input byte
+// reaches every output bit, so names differing only in their last character differ here too
+// (apart from the ~1/65536 chance of any two names colliding).
+std::uint16_t lab_hash16(std::string_view lab);
+
 }  // namespace vmlab

@@ -23,6 +23,26 @@ void setup_logging(bool verbose) {
     spdlog::set_default_logger(logger);
 }
 
+constexpr const char* exit_codes_text =
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid lab, 3 some seats failed, 4 objects left after down.";
+
+// The global options work after any subcommand too (fallthrough) but CLI11 lists them only in
+// `vmlab --help`: every subcommand's help names them, after its own footer, in its footer.
+void add_common_footer(CLI::App& app) {
+    const std::string common = std::string("Global options (also after the command): -c,--connect URI  libvirt URI; "
+                                           "--state PATH  state database; -v,--verbose  debug logs on stderr.\n") +
+                               exit_codes_text;
+    std::function<void(CLI::App&)> add_to = [&](CLI::App& parent) {
+        for (CLI::App* sub : parent.get_subcommands([](CLI::App*) { return true; })) {
+            const std::string own = sub->get_footer();  // its own, or its parent's (as CLI11 copies it), not yet extended
+            add_to(*sub);
+            sub->footer(own.empty() ? common : own + "\n\n" + common);
+        }
+    };
+    add_to(app);
+    app.footer(exit_codes_text);
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -34,11 +54,10 @@ int run(int argc, char** argv) {
     app.fallthrough();
     app.set_version_flag("--version", "vmlab 0.1.0");
     GlobalOptions global;
-    app.add_option("-c,--connect", global.connect, "libvirt URI to use instead of the lab's host (as virsh -c)");
-    app.add_option("--state", global.state, "state database (default: /var/lib/vmlab/state.db as root)");
+    app.add_option("-c,--connect", global.connect, "libvirt URI to use instead of the lab's host (as virsh -c)")
+        ->type_name("URI");
+    app.add_option("--state", global.state, "state database (default: /var/lib/vmlab/state.db as root)")->type_name("PATH");
     app.add_flag("-v,--verbose", global.verbose, "debug logs on stderr");
-    app.footer("Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid lab, 3 some seats failed, "
-               "4 objects left after down.");
 
     Action action;
     add_validate(app, global, action);
@@ -54,6 +73,7 @@ int run(int argc, char** argv) {
     add_seats(app, global, action);
     add_log(app, global, action);
     add_serve(app, global, action);
+    add_common_footer(app);
 
     try {
         app.parse(argc, argv);

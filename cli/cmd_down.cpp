@@ -23,7 +23,7 @@ int down_command(const DownOptions& options, const GlobalOptions& global) {
     StateStore store = open_state(global);
     const std::string uri = host_uri_for(global, store, lab, default_host_uri);
     if (!store.find_lab(lab)) spdlog::info("{} is not in the state database; removing what libvirt tags as its", lab);
-    virt::Connection conn = virt::Connection::open(uri);
+    virt::Connection conn = connect_to_host(uri);
     Engine engine(conn, store);
     const DownReport report = engine.down(lab, options.keep_images ? KeepImages::yes : KeepImages::no, options.jobs,
                                           options.no_wait ? Wait::no : Wait::yes);

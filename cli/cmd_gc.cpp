@@ -19,7 +19,7 @@ struct GcOptions {
 int gc_command(const GcOptions& options, const GlobalOptions& global) {
     StateStore store = open_state(global);
     const std::string uri = global.connect.empty() ? std::string(default_host_uri) : global.connect;
-    virt::Connection conn = virt::Connection::open(uri);
+    virt::Connection conn = connect_to_host(uri);
     Engine engine(conn, store);
     const Orphans orphans = engine.find_orphans(options.lab.empty() ? std::nullopt : std::optional(options.lab));
     DownReport removed;

@@ -72,10 +72,19 @@ struct HostView {
 // The host's side of the plan; empty when it cannot be reached (the plan itself still prints).
 std::optional<HostView> look_at_host(const Plan& plan, const GlobalOptions& global) {
     try {
-        virt::Connection conn = virt::Connection::open(plan.host_uri);
+        virt::Connection conn = connect_to_host(plan.host_uri);
         StateStore store = open_state(global);
         Engine engine(conn, store);
-        return HostView{engine.capacity(plan), engine.compare(plan)};
+        HostView host{engine.capacity(plan), engine.compare(plan)};
+        const Capacity& c = host.capacity;
+        spdlog::debug("host memory {} B ({} B free), needed {} B; {} CPUs for {} vCPUs", c.host_memory_bytes,
+                      c.host_free_memory_bytes, c.needed_memory_bytes, c.host_cpus, c.vcpus);
+        spdlog::debug("pool disk {} B free, needed {} B now, {} B worst case", c.disk_free_bytes, c.disk_needed_now_bytes,
+                      c.disk_worst_case_bytes);
+        const HostComparison& cmp = host.comparison;
+        spdlog::debug("compared with the host: {} to create, {} to keep, {} to change, {} conflicts", cmp.create.size(),
+                      cmp.keep.size(), cmp.change.size(), cmp.conflicts.size());
+        return host;
     } catch (const Error& e) {
         spdlog::warn("host {} not reachable ({}); showing the plan without the host check", plan.host_uri, e.what());
         return std::nullopt;
@@ -113,8 +122,14 @@ void print_host(std::ostream& out, const HostView& host) {
 
 int plan_command(const PlanOptions& options, const GlobalOptions& global) {
     LabSpec lab = load_lab_or_throw(options.file);
-    if (!global.connect.empty()) lab.host_uri = global.connect;
+    if (!global.connect.empty()) {
+        spdlog::debug("host {} (--connect) instead of the lab's {}", global.connect, lab.host_uri);
+        lab.host_uri = global.connect;
+    }
     const Plan plan = make_plan(lab);
+    spdlog::debug("planned {} seat(s): {} VMs, {} networks, {} base image(s)", plan.seats.size(), plan.totals.vms,
+                  plan.totals.networks, plan.images.size());
+    if (options.offline) spdlog::debug("--offline: not contacting {}", plan.host_uri);
     const std::optional<HostView> host = options.offline ? std::nullopt : look_at_host(plan, global);
     if (options.json) {
         auto json = plan_to_json(plan);

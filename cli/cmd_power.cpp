@@ -21,7 +21,7 @@ int power_command(const PowerOptions& options, const GlobalOptions& global, Powe
     SeatArguments args = options.seats;
     if (args.seats.empty() && args.attendee.empty()) args.all = true;  // no selection: the whole lab
     const SeatSelection selection = select_seats(store, lab, args);
-    virt::Connection conn = virt::Connection::open(host_uri_for(global, store, lab, default_host_uri));
+    virt::Connection conn = connect_to_host(host_uri_for(global, store, lab, default_host_uri));
     Engine engine(conn, store);
     const auto results = engine.power(lab, selection, power, std::chrono::seconds(options.timeout),
                                       options.no_wait ? Wait::no : Wait::yes);

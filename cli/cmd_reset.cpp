@@ -42,7 +42,7 @@ int reset_command(const ResetCliOptions& options, const GlobalOptions& global) {
     StateStore store = open_state(global);
     const SeatSelection selection = select_seats(store, lab, options.seats);
     if (options.seats.all && !options.yes) confirm_all(lab, selection.seats.size());
-    virt::Connection conn = virt::Connection::open(host_uri_for(global, store, lab, default_host_uri));
+    virt::Connection conn = connect_to_host(host_uri_for(global, store, lab, default_host_uri));
     Engine engine(conn, store);
     ResetOptions reset;
     reset.keep_broken = options.keep_broken ? KeepBroken::yes : KeepBroken::no;

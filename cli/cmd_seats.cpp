@@ -390,7 +390,7 @@ std::map<std::string, std::string> live_consoles(StateStore& store, const Global
     const std::string uri = host_uri_for(global, store, lab, default_host_uri);
     std::map<std::string, std::string> consoles;
     try {
-        virt::Connection conn = virt::Connection::open(uri);
+        virt::Connection conn = connect_to_host(uri);
         Engine engine(conn, store);
         std::size_t missing = 0;
         for (const auto& row : engine.status(lab)) {

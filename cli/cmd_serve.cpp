@@ -24,6 +24,7 @@ struct ServeOptions {
     unsigned wait_ip = 300;
     bool no_wait_ip = false;
     unsigned cooldown = 60;
+    bool json = false;
 };
 
 // "ADDRESS:PORT" or "[IPv6]:PORT".
@@ -81,7 +82,7 @@ int serve_command(const ServeOptions& options, const GlobalOptions& global) {
         spdlog::warn("no noVNC in {}: the graphical consoles will not open (apt-get install novnc, or --novnc DIR)",
                      server.novnc_dir.string());
 
-    virt::Connection conn = virt::Connection::open(uri);
+    virt::Connection conn = connect_to_host(uri);
     portal::Server portal(conn, store, server);
     const std::string scheme = portal.tls() ? "https" : "http";
     const std::string base = scheme + "://" + options.listen.substr(0, options.listen.rfind(':')) + ":" +
@@ -89,6 +90,13 @@ int serve_command(const ServeOptions& options, const GlobalOptions& global) {
     spdlog::info("serving {} on {}/ (attendees), {}/proctor (organizers); Ctrl+C stops",
                  server.labs.empty() ? std::string("every lab") : "lab(s) " + fmt::format("{}", fmt::join(server.labs, ", ")),
                  base, base);
+    if (options.json)  // one line, flushed: a script reads it, e.g. for the port chosen with --listen ADDRESS:0
+        std::cout << nlohmann::ordered_json{{"listen", server.address}, {"port", portal.port()}, {"tls", portal.tls()},
+                                            {"url", base + "/"}, {"proctor_url", base + "/proctor"}, {"host", uri},
+                                            {"labs", server.labs.empty() ? nlohmann::ordered_json(nullptr)
+                                                                         : nlohmann::ordered_json(server.labs)}}
+                         .dump()
+                  << std::endl;
     if (store.organizers().empty())
         spdlog::info("no organizer token yet: `vmlab organizer-token NAME` creates one for the proctor page");
     portal.run();
@@ -125,6 +133,7 @@ int organizer_command(const OrganizerOptions& options, const GlobalOptions& glob
             throw Error("no valid organizer token with id " + std::to_string(options.revoke),
                         "`vmlab organizer-token --list` shows them", ExitCode::invalid);
         spdlog::info("organizer token {} revoked; its sessions end with their next request", options.revoke);
+        if (options.json) std::cout << nlohmann::ordered_json{{"id", options.revoke}, {"revoked", true}}.dump(2) << '\n';
         return 0;
     }
     const std::string token = new_token();
@@ -151,6 +160,8 @@ void add_serve(CLI::App& app, const GlobalOptions& global, Action& action) {
     cmd->add_option("--novnc", options->novnc, "noVNC's files (Debian's novnc package)")->capture_default_str();
     cmd->add_option("--wait-ip", options->wait_ip, "seconds a reset waits for the seat's DHCP leases")->capture_default_str();
     cmd->add_flag("--no-wait-ip", options->no_wait_ip, "a reset is done once the VMs are started");
+    cmd->add_flag("--json", options->json,
+                  "once listening, print one JSON line {listen, port, tls, url, proctor_url, host, labs (null: every lab)}");
     cmd->add_option("--reset-cooldown", options->cooldown, "seconds between two resets an attendee may ask for")
         ->capture_default_str();
     cmd->footer("Tokens never travel in URLs: the page posts them once and gets a session cookie. Every action is in "

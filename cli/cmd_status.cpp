@@ -31,7 +31,7 @@ int all_labs(StateStore& store, const GlobalOptions& global, bool json) {
     for (const auto& lab : store.labs()) {
         const std::string uri = global.connect.empty() ? lab.host_uri : global.connect;
         auto it = connections.find(uri);
-        if (it == connections.end()) it = connections.emplace(uri, virt::Connection::open(uri)).first;
+        if (it == connections.end()) it = connections.emplace(uri, connect_to_host(uri)).first;
         Engine engine(it->second, store);
         for (auto& s : engine.summaries())
             if (s.lab == lab.name) rows.push_back(s);
@@ -58,7 +58,7 @@ int all_labs(StateStore& store, const GlobalOptions& global, bool json) {
 int one_lab(StateStore& store, const GlobalOptions& global, const std::string& lab, bool json) {
     if (!store.find_lab(lab))
         throw Error("no lab named " + lab + " in " + store.path().string(), "vmlab status lists the labs", ExitCode::failure);
-    virt::Connection conn = virt::Connection::open(host_uri_for(global, store, lab, default_host_uri));
+    virt::Connection conn = connect_to_host(host_uri_for(global, store, lab, default_host_uri));
     Engine engine(conn, store);
     const auto rows = engine.status(lab);
     for (const auto& step : engine.interrupted(lab))

@@ -86,7 +86,7 @@ int up_command(const UpCliOptions& options, const GlobalOptions& global) {
                                                                             : Virtualization::automatic;
     const Plan plan = make_plan(lab);
     StateStore store = open_state(global);
-    virt::Connection conn = virt::Connection::open(lab.host_uri);
+    virt::Connection conn = connect_to_host(lab.host_uri);
 
     UpOptions up;
     up.jobs = options.jobs;

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "lab_file.hpp"
 #include "vmlab/error.hpp"
 #include "vmlab/loader.hpp"
 
@@ -30,7 +31,7 @@ int validate(const ValidateOptions& options) {
     bool all_valid = true;
     auto report = nlohmann::ordered_json::array();
     for (const auto& file : options.files) {
-        const LoadResult result = load_lab(file, load_options_from_environment());
+        const LoadResult result = load_lab_logged(file);
         const bool has_warnings = result.diagnostics.size() > 0;
         const bool valid = result.lab && !(options.strict && has_warnings);
         all_valid = all_valid && valid;

@@ -14,13 +14,29 @@
 namespace vmlab::cli {
 
 StateStore open_state(const GlobalOptions& global) {
-    return StateStore::open(global.state.empty() ? StateStore::default_path() : std::filesystem::path(global.state));
+    const std::filesystem::path path = global.state.empty() ? StateStore::default_path() : std::filesystem::path(global.state);
+    spdlog::debug("opening state database {}{}", path.string(), global.state.empty() ? " (default; --state PATH overrides)" : "");
+    return StateStore::open(path);
+}
+
+virt::Connection connect_to_host(const std::string& uri) {
+    spdlog::debug("connecting to libvirt at {}", uri);
+    virt::Connection conn = virt::Connection::open(uri);
+    if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("connected to {} ({} driver)", conn.uri(), conn.hypervisor_type());
+    return conn;
 }
 
 std::string host_uri_for(const GlobalOptions& global, StateStore& store, const std::string& lab,
                          const std::string& fallback) {
-    if (!global.connect.empty()) return global.connect;
-    if (auto record = store.find_lab(lab)) return record->host_uri;
+    if (!global.connect.empty()) {
+        spdlog::debug("host of lab {}: {} (--connect)", lab, global.connect);
+        return global.connect;
+    }
+    if (auto record = store.find_lab(lab)) {
+        spdlog::debug("host of lab {}: {} (recorded in {})", lab, record->host_uri, store.path().string());
+        return record->host_uri;
+    }
+    spdlog::debug("host of lab {}: {} (not in the state database; default)", lab, fallback);
     return fallback;
 }
 

@@ -12,6 +12,9 @@ namespace vmlab::cli {
 
 StateStore open_state(const GlobalOptions& global);
 
+// virt::Connection::open, with debug logs (-v) of the URI and the driver.
+virt::Connection connect_to_host(const std::string& uri);
+
 // The URI for a lab: --connect, else the one recorded for the lab, else `fallback`.
 std::string host_uri_for(const GlobalOptions& global, StateStore& store, const std::string& lab,
                          const std::string& fallback);

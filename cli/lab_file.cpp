@@ -24,15 +24,11 @@ LoadResult load_lab_logged(const std::string& file) {
     if (spdlog::should_log(spdlog::level::debug)) {
         std::error_code ec;
         const std::filesystem::path absolute = std::filesystem::absolute(file, ec);
-        const std::filesystem::path dir = absolute.parent_path();
         spdlog::debug("reading lab file {}", absolute.string());
-        std::vector<std::filesystem::path> template_dirs{dir / "templates", (dir / ".." / "templates").lexically_normal()};
-        template_dirs.insert(template_dirs.end(), options.template_dirs.begin(), options.template_dirs.end());
-        spdlog::debug("template files searched in: {} (after inline [templates])", join_paths(template_dirs));
-        std::vector<std::filesystem::path> image_dirs = default_image_dirs;
-        image_dirs.insert(image_dirs.end(), options.image_dirs.begin(), options.image_dirs.end());
+        spdlog::debug("template files searched in: {} (after inline [templates])",
+                      join_paths(template_search_dirs(absolute, options)));
         spdlog::debug("images allowed from: {} (VMLAB_IMAGE_DIRS adds more) and the directory of the file naming each",
-                      join_paths(image_dirs));
+                      join_paths(allowed_image_dirs(options)));
     }
     LoadResult result = load_lab(file, options);
     if (result.lab) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <pugixml.hpp>
 
 #include "vmlab/engine.hpp"
@@ -119,6 +120,7 @@ Capacity Engine::capacity(const Plan& plan) {
 
 HostComparison Engine::compare(const Plan& plan) {
     HostComparison cmp;
+    std::set<std::string> our_domains;  // planned, existing and this lab's
     virt::StoragePool pool = m_conn.find_pool(plan.pool);
     (pool ? cmp.keep : cmp.create).push_back("pool " + plan.pool);
     for (const auto& img : plan.images)
@@ -142,9 +144,12 @@ HostComparison Engine::compare(const Plan& plan) {
             }
             const auto metadata = virt::domain_metadata(domain);
             const auto owner = metadata ? parse_vm_metadata(*metadata) : std::nullopt;
-            if (!owner || owner->lab != plan.lab)
+            if (!owner || owner->lab != plan.lab) {
                 cmp.conflicts.push_back("domain " + vm.domain + " (exists, not this lab's)");
-            else if (owner->config_hash != vm.config_hash)
+                continue;
+            }
+            our_domains.insert(vm.domain);
+            if (owner->config_hash != vm.config_hash)
                 cmp.change.push_back("domain " + vm.domain + " (configuration changed; up --recreate replaces it)");
             else
                 cmp.keep.push_back("domain " + vm.domain);
@@ -205,8 +210,10 @@ HostComparison Engine::compare(const Plan& plan) {
                 }
         }
     }
-    // One XML read per domain; whose it is only matters (and is read) when a MAC matches.
+    // One XML read per domain not already known as ours; whose it is only matters (and is read)
+    // when a MAC matches.
     for (const auto& domain : m_conn.all_domains()) {
+        if (our_domains.count(virt::name(domain))) continue;
         std::string xml;
         try {
             xml = virt::xml_desc(domain);

@@ -853,8 +853,7 @@ private:
         }
         // A file shared by several chains is read (and its problems reported) once.
         if (const auto it = m_file_templates.find(name); it != m_file_templates.end()) return it->second;
-        std::vector<fs::path> dirs{m_file.parent_path() / "templates", m_file.parent_path() / ".." / "templates"};
-        dirs.insert(dirs.end(), m_options.template_dirs.begin(), m_options.template_dirs.end());
+        const std::vector<fs::path> dirs = template_search_dirs(m_file, m_options);
         std::string searched;
         for (const auto& dir : dirs) {
             const fs::path candidate = (dir / (name + ".toml")).lexically_normal();
@@ -998,9 +997,8 @@ private:
         }
         const fs::path defined_in = n->source().path ? fs::path(*n->source().path) : m_file;
         const fs::path path = absolute_from(defined_in, *value);
-        std::vector<fs::path> allowed = default_image_dirs;
+        std::vector<fs::path> allowed = allowed_image_dirs(m_options);
         allowed.push_back(fs::absolute(defined_in).parent_path());
-        allowed.insert(allowed.end(), m_options.image_dirs.begin(), m_options.image_dirs.end());
         if (std::none_of(allowed.begin(), allowed.end(), [&](const fs::path& dir) { return is_inside(path, dir); })) {
             std::string dirs;
             for (const auto& dir : allowed) dirs += (dirs.empty() ? "" : ", ") + dir.string();
@@ -1137,6 +1135,18 @@ private:
 };
 
 }  // namespace
+
+std::vector<fs::path> template_search_dirs(const fs::path& lab_file, const LoadOptions& options) {
+    std::vector<fs::path> dirs{lab_file.parent_path() / "templates", lab_file.parent_path() / ".." / "templates"};
+    dirs.insert(dirs.end(), options.template_dirs.begin(), options.template_dirs.end());
+    return dirs;
+}
+
+std::vector<fs::path> allowed_image_dirs(const LoadOptions& options) {
+    std::vector<fs::path> dirs = default_image_dirs;
+    dirs.insert(dirs.end(), options.image_dirs.begin(), options.image_dirs.end());
+    return dirs;
+}
 
 LoadOptions load_options_from_environment() {
     LoadOptions options;

@@ -31,6 +31,12 @@ LoadOptions load_options_from_environment();
 
 inline const std::vector<std::filesystem::path> default_image_dirs{"/var/lib/vmlab/images", "/var/lib/libvirt/images"};
 
+// Where `<name>.toml` templates of `lab_file` are looked for, in order.
+std::vector<std::filesystem::path> template_search_dirs(const std::filesystem::path& lab_file, const LoadOptions& options);
+
+// Where images, kernels and initrds may come from, besides the directory of the file naming them.
+std::vector<std::filesystem::path> allowed_image_dirs(const LoadOptions& options);
+
 // Whether `path`, with symlinks and `..` resolved, lies inside `dir` (resolved too).
 bool is_inside(const std::filesystem::path& path, const std::filesystem::path& dir);
 

@@ -1,7 +1,7 @@
 // vmlab_floor: the floor that `vmlab up` / `vmlab down` / `vmlab reset` are measured against.
 //
 // A minimal program that makes the same libvirt calls, in the same order, as the engine does on
-// a fresh host (provisioner/src/engine_up.cpp, engine_down.cpp, engine_reset.cpp, images.cpp),
+// a fresh host (provisioner/engine/src/up.cpp, down.cpp, reset.cpp, virt/src/images.cpp),
 // with the same seat parallelism (--jobs, one shared connection, seats handed out in order) and
 // the same lease polling (every 250 ms, a lease granted after the start counts) — and nothing
 // else: no state database, no lock files, no ownership/drift checks (ownership on `down` is a
@@ -9,7 +9,7 @@
 // calls, no result bookkeeping. It reuses vmlab's loader, planner and XML generators, so the
 // objects it creates are identical to vmlab's.
 //
-// That includes the running baselines (provisioner/src/baseline.cpp): once every planned lease
+// That includes the running baselines (provisioner/engine/src/baseline.cpp): once every planned lease
 // is held, `up` saves each VM's memory, freezes its disk overlay and restores it; a reset then
 // restores that memory image instead of booting.
 //
@@ -45,13 +45,13 @@
 #include <thread>
 #include <vector>
 
-#include "vmlab/host.hpp"
-#include "vmlab/loader.hpp"
-#include "vmlab/plan.hpp"
-#include "vmlab/xml.hpp"
+#include "vmlab/virt/host.hpp"
+#include "vmlab/lab/loader.hpp"
+#include "vmlab/plan/plan.hpp"
+#include "vmlab/virt/xml.hpp"
 // The engine's own internal helpers, so the floor cannot drift from them.
 #include "leases.hpp"
-#include "parallel.hpp"
+#include "vmlab/util/parallel.hpp"
 
 namespace {
 
@@ -96,7 +96,7 @@ struct NoLeases : std::runtime_error {
     NoLeases() : std::runtime_error("the driver shows no DHCP leases") {}
 };
 
-// Running baselines, as provisioner/src/baseline.cpp.
+// Running baselines, as provisioner/engine/src/baseline.cpp.
 std::mutex pool_files_mutex;
 std::string baseline_memory(const std::string& domain) { return domain + ".baseline.mem"; }
 

@@ -6,7 +6,7 @@
 #include <csignal>
 #include <iostream>
 
-#include "vmlab/error.hpp"
+#include "vmlab/util/error.hpp"
 
 namespace vmlab::cli {
 

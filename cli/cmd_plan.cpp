@@ -5,9 +5,9 @@
 #include "lab_file.hpp"
 #include "session.hpp"
 #include <spdlog/spdlog.h>
-#include "vmlab/loader.hpp"
-#include "vmlab/plan.hpp"
-#include "vmlab/plan_json.hpp"
+#include "vmlab/lab/loader.hpp"
+#include "vmlab/plan/plan.hpp"
+#include "vmlab/plan/plan_json.hpp"
 
 namespace vmlab::cli {
 

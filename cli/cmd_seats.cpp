@@ -22,9 +22,9 @@
 #include "app.hpp"
 #include "time_format.hpp"
 #include "session.hpp"
-#include "vmlab/handout.hpp"
-#include "vmlab/roster.hpp"
-#include "vmlab/token.hpp"
+#include "vmlab/seats/handout.hpp"
+#include "vmlab/seats/roster.hpp"
+#include "vmlab/util/token.hpp"
 
 namespace vmlab::cli {
 

@@ -11,7 +11,7 @@
 #include "session.hpp"
 #include "time_format.hpp"
 #include "vmlab/portal/server.hpp"
-#include "vmlab/token.hpp"
+#include "vmlab/util/token.hpp"
 
 namespace vmlab::cli {
 

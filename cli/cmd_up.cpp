@@ -8,8 +8,8 @@
 #include "app.hpp"
 #include "lab_file.hpp"
 #include "session.hpp"
-#include "vmlab/host.hpp"
-#include "vmlab/loader.hpp"
+#include "vmlab/virt/host.hpp"
+#include "vmlab/lab/loader.hpp"
 
 namespace vmlab::cli {
 

@@ -3,8 +3,8 @@
 
 #include "app.hpp"
 #include "lab_file.hpp"
-#include "vmlab/error.hpp"
-#include "vmlab/loader.hpp"
+#include "vmlab/util/error.hpp"
+#include "vmlab/lab/loader.hpp"
 
 namespace vmlab::cli {
 

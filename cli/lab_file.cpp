@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "vmlab/error.hpp"
+#include "vmlab/util/error.hpp"
 
 namespace vmlab::cli {
 

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "vmlab/lab.hpp"
-#include "vmlab/loader.hpp"
+#include "vmlab/lab/lab.hpp"
+#include "vmlab/lab/loader.hpp"
 
 namespace vmlab::cli {
 

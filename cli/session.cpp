@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "lab_file.hpp"
-#include "vmlab/roster.hpp"
+#include "vmlab/seats/roster.hpp"
 
 #include <iostream>
 #include <nlohmann/json.hpp>

@@ -4,9 +4,9 @@
 #include <string>
 
 #include "app.hpp"
-#include "vmlab/engine.hpp"
-#include "vmlab/libvirt.hpp"
-#include "vmlab/state.hpp"
+#include "vmlab/engine/engine.hpp"
+#include "vmlab/virt/libvirt.hpp"
+#include "vmlab/state/state.hpp"
 
 namespace vmlab::cli {
 

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "assets.hpp"
-#include "vmlab/handout.hpp"
-#include "vmlab/token.hpp"
+#include "vmlab/seats/handout.hpp"
+#include "vmlab/util/token.hpp"
 
 namespace vmlab::portal {
 

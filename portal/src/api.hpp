@@ -12,7 +12,7 @@
 #include <variant>
 
 #include "jobs.hpp"
-#include "vmlab/engine.hpp"
+#include "vmlab/engine/engine.hpp"
 #include "vmlab/portal/server.hpp"
 
 namespace vmlab::portal {

@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "vmlab/process.hpp"
+#include "vmlab/util/process.hpp"
 
 namespace vmlab_e2e {
 

@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <string_view>
 
-#include "vmlab/loader.hpp"
-#include "vmlab/plan.hpp"
-#include "vmlab/plan_json.hpp"
+#include "vmlab/lab/loader.hpp"
+#include "vmlab/plan/plan.hpp"
+#include "vmlab/plan/plan_json.hpp"
 
 namespace {
 

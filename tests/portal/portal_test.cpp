@@ -20,9 +20,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "vmlab/engine.hpp"
-#include "vmlab/loader.hpp"
-#include "vmlab/token.hpp"
+#include "vmlab/engine/engine.hpp"
+#include "vmlab/lab/loader.hpp"
+#include "vmlab/util/token.hpp"
 
 namespace {
 

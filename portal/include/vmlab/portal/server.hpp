@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "vmlab/libvirt.hpp"
-#include "vmlab/state.hpp"
+#include "vmlab/virt/libvirt.hpp"
+#include "vmlab/state/state.hpp"
 
 namespace vmlab::portal {
 

@@ -10,11 +10,7 @@ namespace vmlab {
 namespace {
 
 // Planned addresses are stored as one column of comma-separated dotted quads.
-std::string encode_ips(const std::vector<Ipv4>& ips) {
-    std::string text;
-    for (const auto ip : ips) text += (text.empty() ? "" : ",") + to_string(ip);
-    return text;
-}
+std::string encode_ips(const std::vector<Ipv4>& ips) { return join(ips, ","); }
 
 std::vector<Ipv4> decode_ips(std::string_view text, const std::string& domain) {
     std::vector<Ipv4> ips;

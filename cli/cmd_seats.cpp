@@ -153,7 +153,7 @@ int list_command(const ListOptions& options, const GlobalOptions& global) {
             out.push_back({{"seat", s.seat},
                            {"name", s.attendee_name},
                            {"email", s.attendee_email},
-                           {"state", s.state},
+                           {"state", to_string(s.state)},
                            {"error", s.error},
                            {"last_reset", time(s.last_reset_at)},
                            {"token", s.token_created_at != 0},
@@ -163,7 +163,7 @@ int list_command(const ListOptions& options, const GlobalOptions& global) {
     }
     std::vector<std::vector<std::string>> rows;
     for (const auto& s : seats)
-        rows.push_back({std::to_string(s.seat), s.attendee_name, s.attendee_email, s.state, iso_local_time(s.last_reset_at),
+        rows.push_back({std::to_string(s.seat), s.attendee_name, s.attendee_email, std::string(to_string(s.state)), iso_local_time(s.last_reset_at),
                         s.token_created_at ? "yes" : "no"});
     print_table({"SEAT", "NAME", "EMAIL", "STATE", "LAST RESET", "TOKEN"}, rows);
     return 0;

@@ -96,7 +96,7 @@ int report_seat_results(const std::string& verb, const std::string& lab, const s
     }
     if (failed == 0) return 0;
     const bool daemon_lost = std::any_of(results.begin(), results.end(), [](const SeatActionResult& r) {
-        return r.error.find(virt::lost_connection_text) != std::string::npos;
+        return r.failure == FailureKind::lost_connection;
     });
     if (daemon_lost) spdlog::info("make sure libvirtd runs (scripts/setup starts it), then run the same command again");
     return static_cast<int>(failed == results.size() ? ExitCode::failure : ExitCode::partial);

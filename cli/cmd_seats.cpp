@@ -39,13 +39,7 @@ std::int64_t ms_since(Clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
-LabRecord require_lab(StateStore& store, const std::string& lab) {
-    auto record = store.find_lab(lab);
-    if (!record)
-        throw Error("no lab named " + lab + " in " + store.path().string(),
-                    "`vmlab status` lists the labs; `vmlab up LAB.toml` records a new one");
-    return *record;
-}
+LabRecord require_lab(StateStore& store, const std::string& lab) { return store.require_lab(lab); }
 
 SeatRecord require_seat(StateStore& store, const LabRecord& lab, unsigned seat) {
     if (seat < 1 || seat > lab.seats)

@@ -50,8 +50,7 @@ int all_labs(StateStore& store, const GlobalOptions& global, bool json) {
 }
 
 int one_lab(StateStore& store, const GlobalOptions& global, const std::string& lab, bool json) {
-    if (!store.find_lab(lab))
-        throw Error("no lab named " + lab + " in " + store.path().string(), "vmlab status lists the labs", ExitCode::failure);
+    store.require_lab(lab);
     virt::Connection conn = connect_to_host(host_uri_for(global, store, lab, default_host_uri));
     Engine engine(conn, store);
     const auto rows = engine.status(lab);

@@ -80,10 +80,9 @@ FileLock Engine::lock_lab(const std::string& lab, LockMode mode, Wait wait, cons
 std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSelection& selection,
                                             const ResetOptions& options) {
     const FileLock lab_lock = lock_lab(lab, options.lab_lock, options.wait_lock, "reset");
-    const auto record = m_store.find_lab(lab);
-    if (!record) throw Error("no lab named " + lab + " in " + m_store.path().string(), "vmlab status lists the labs");
-    virt::StoragePool pool = m_conn.find_pool(record->pool);
-    if (!pool) throw Error("the storage pool " + record->pool + " of " + lab + " is missing", "run `vmlab up` on the lab file");
+    const auto record = m_store.require_lab(lab);
+    virt::StoragePool pool = m_conn.find_pool(record.pool);
+    if (!pool) throw Error("the storage pool " + record.pool + " of " + lab + " is missing", "run `vmlab up` on the lab file");
 
     std::vector<SeatActionResult> results(selection.seats.size());
     detail::parallel_for(selection.seats.size(), options.jobs, [&](std::size_t i) {
@@ -163,7 +162,7 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
 
 std::vector<SeatActionResult> Engine::power(const std::string& lab, const SeatSelection& selection, Power power,
                                             std::chrono::seconds grace, Wait wait_lock) {
-    if (!m_store.find_lab(lab)) throw Error("no lab named " + lab + " in " + m_store.path().string(), "vmlab status lists the labs");
+    m_store.require_lab(lab);
     const FileLock lab_lock = lock_lab(lab, LockMode::shared, wait_lock, power == Power::on ? "start" : "stop");
     std::vector<SeatActionResult> results(selection.seats.size());
     detail::parallel_for(selection.seats.size(), 4, [&](std::size_t i) {

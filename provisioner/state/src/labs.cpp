@@ -3,6 +3,7 @@
 #include "sqlite.hpp"
 #include "store_detail.hpp"
 #include "vmlab/state/state.hpp"
+#include "vmlab/util/error.hpp"
 
 namespace vmlab {
 
@@ -42,6 +43,14 @@ std::optional<LabRecord> StateStore::find_lab(const std::string& name) {
     sqlite::Statement query(*m_db, std::string("SELECT ") + lab_columns + " FROM labs WHERE name = ?1");
     if (!query.bind(name).step()) return std::nullopt;
     return read_lab(query);
+}
+
+LabRecord StateStore::require_lab(const std::string& name) {
+    auto record = find_lab(name);
+    if (!record)
+        throw Error("no lab named " + name + " in " + path().string(),
+                    "`vmlab status` lists the labs; `vmlab up LAB.toml` records a new one", ExitCode::invalid);
+    return *record;
 }
 
 std::vector<LabRecord> StateStore::labs() {

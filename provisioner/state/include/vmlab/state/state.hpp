@@ -43,6 +43,8 @@ public:
 
     void upsert_lab(const LabRecord& lab);  // an update keeps created_at
     std::optional<LabRecord> find_lab(const std::string& name);
+    // The lab, or the one "no lab named X" error (exit code 2) every command and the portal give.
+    LabRecord require_lab(const std::string& name);
     std::vector<LabRecord> labs();
     // Removes the lab with its seats, VMs, networks and volumes; its events stay.
     void delete_lab(const std::string& name);

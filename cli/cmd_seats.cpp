@@ -39,13 +39,7 @@ std::int64_t ms_since(Clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
-LabRecord require_lab(StateStore& store, const std::string& lab) {
-    auto record = store.find_lab(lab);
-    if (!record)
-        throw Error("no lab named " + lab + " in " + store.path().string(),
-                    "`vmlab status` lists the labs; `vmlab up LAB.toml` records a new one");
-    return *record;
-}
+LabRecord require_lab(StateStore& store, const std::string& lab) { return store.require_lab(lab); }
 
 SeatRecord require_seat(StateStore& store, const LabRecord& lab, unsigned seat) {
     if (seat < 1 || seat > lab.seats)
@@ -153,7 +147,7 @@ int list_command(const ListOptions& options, const GlobalOptions& global) {
             out.push_back({{"seat", s.seat},
                            {"name", s.attendee_name},
                            {"email", s.attendee_email},
-                           {"state", s.state},
+                           {"state", to_string(s.state)},
                            {"error", s.error},
                            {"last_reset", time(s.last_reset_at)},
                            {"token", s.token_created_at != 0},
@@ -163,7 +157,7 @@ int list_command(const ListOptions& options, const GlobalOptions& global) {
     }
     std::vector<std::vector<std::string>> rows;
     for (const auto& s : seats)
-        rows.push_back({std::to_string(s.seat), s.attendee_name, s.attendee_email, s.state, iso_local_time(s.last_reset_at),
+        rows.push_back({std::to_string(s.seat), s.attendee_name, s.attendee_email, std::string(to_string(s.state)), iso_local_time(s.last_reset_at),
                         s.token_created_at ? "yes" : "no"});
     print_table({"SEAT", "NAME", "EMAIL", "STATE", "LAST RESET", "TOKEN"}, rows);
     return 0;

@@ -60,11 +60,7 @@ int serve_command(const ServeOptions& options, const GlobalOptions& global) {
     std::vector<LabRecord> labs;
     for (const auto& argument : options.labs) {
         const std::string lab = lab_name_from_argument(argument);
-        const auto record = store.find_lab(lab);
-        if (!record)
-            throw Error("no lab named " + lab + " in " + store.path().string(), "`vmlab status` lists the labs",
-                        ExitCode::invalid);
-        labs.push_back(*record);
+        labs.push_back(store.require_lab(lab));
         server.labs.push_back(lab);
     }
     if (options.labs.empty()) labs = store.labs();  // and labs recorded later, while serving

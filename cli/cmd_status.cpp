@@ -18,12 +18,6 @@ struct StatusOptions {
     bool json = false;
 };
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
-    return out;
-}
-
 int all_labs(StateStore& store, const GlobalOptions& global, bool json) {
     std::map<std::string, virt::Connection> connections;
     auto out = nlohmann::ordered_json::array();
@@ -56,8 +50,7 @@ int all_labs(StateStore& store, const GlobalOptions& global, bool json) {
 }
 
 int one_lab(StateStore& store, const GlobalOptions& global, const std::string& lab, bool json) {
-    if (!store.find_lab(lab))
-        throw Error("no lab named " + lab + " in " + store.path().string(), "vmlab status lists the labs", ExitCode::failure);
+    store.require_lab(lab);
     virt::Connection conn = connect_to_host(host_uri_for(global, store, lab, default_host_uri));
     Engine engine(conn, store);
     const auto rows = engine.status(lab);
@@ -70,7 +63,7 @@ int one_lab(StateStore& store, const GlobalOptions& global, const std::string& l
         auto out = nlohmann::ordered_json::array();
         for (const auto& r : rows)
             out.push_back({{"seat", r.seat}, {"vm", r.vm}, {"domain", r.domain}, {"state", r.state},
-                           {"planned_ips", r.ips}, {"leased_ips", r.leased_ips}, {"console", r.console},
+                           {"planned_ips", join(r.ips, ",")}, {"leased_ips", to_strings(r.leased_ips)}, {"console", r.console},
                            {"attendee", r.attendee}, {"last_reset_at", r.last_reset_at}});
         std::cout << out.dump(2) << '\n';
         return 0;
@@ -79,10 +72,9 @@ int one_lab(StateStore& store, const GlobalOptions& global, const std::string& l
               << "STATE" << std::setw(16) << "IP" << std::setw(8) << "LEASE" << std::setw(24) << "CONSOLE" << std::setw(12)
               << "LAST RESET" << "ATTENDEE\n";
     for (const auto& r : rows) {
-        const bool leased = !r.ips.empty() && join(r.leased_ips).find(r.ips) != std::string::npos;
         std::cout << std::setw(6) << r.seat << std::setw(12) << r.vm << std::setw(24) << r.domain << std::setw(10) << r.state
-                  << std::setw(16) << (r.ips.empty() ? "-" : r.ips) << std::setw(8)
-                  << (r.ips.empty() ? "-" : leased ? "yes" : "no") << std::setw(24) << (r.console.empty() ? "-" : r.console)
+                  << std::setw(16) << (r.ips.empty() ? "-" : join(r.ips, ",")) << std::setw(8)
+                  << (r.ips.empty() ? "-" : r.holds_planned_leases() ? "yes" : "no") << std::setw(24) << (r.console.empty() ? "-" : r.console)
                   << std::setw(12) << (r.last_reset_at ? iso_local_time(r.last_reset_at).substr(11, 8) : "-") << (r.attendee.empty() ? "-" : r.attendee) << '\n';
     }
     return 0;

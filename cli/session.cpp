@@ -48,14 +48,13 @@ void SeatArguments::add_to(CLI::App& cmd) {
 }
 
 SeatSelection select_seats(StateStore& store, const std::string& lab, const SeatArguments& args) {
-    const auto record = store.find_lab(lab);
-    if (!record) throw Error("no lab named " + lab + " in " + store.path().string(), "vmlab status lists the labs", ExitCode::invalid);
+    const auto record = store.require_lab(lab);
     const int ways = !args.seats.empty() + !args.attendee.empty() + args.all;
     if (ways != 1) throw Error("choose the seats with exactly one of --seat N, --attendee EMAIL or --all", {}, ExitCode::invalid);
     SeatSelection selection;
     if (!args.vm.empty()) selection.vm = args.vm;
     if (args.all) {
-        for (unsigned seat = 1; seat <= record->seats; ++seat) selection.seats.push_back(seat);
+        for (unsigned seat = 1; seat <= record.seats; ++seat) selection.seats.push_back(seat);
     } else if (!args.attendee.empty()) {
         for (const auto& seat : store.seats(lab))
             if (email_key(seat.attendee_email) == email_key(args.attendee)) selection.seats.push_back(seat.seat);
@@ -63,8 +62,8 @@ SeatSelection select_seats(StateStore& store, const std::string& lab, const Seat
             throw Error("no seat of " + lab + " is assigned to " + args.attendee, "vmlab seats " + lab + " lists them", ExitCode::invalid);
     } else {
         for (unsigned seat : args.seats)
-            if (seat > record->seats)
-                throw Error("lab " + lab + " has seats 1 to " + std::to_string(record->seats) + ", not " + std::to_string(seat), {},
+            if (seat > record.seats)
+                throw Error("lab " + lab + " has seats 1 to " + std::to_string(record.seats) + ", not " + std::to_string(seat), {},
                             ExitCode::invalid);
         selection.seats = args.seats;
     }
@@ -96,7 +95,7 @@ int report_seat_results(const std::string& verb, const std::string& lab, const s
     }
     if (failed == 0) return 0;
     const bool daemon_lost = std::any_of(results.begin(), results.end(), [](const SeatActionResult& r) {
-        return r.error.find(virt::lost_connection_text) != std::string::npos;
+        return r.failure == FailureKind::lost_connection;
     });
     if (daemon_lost) spdlog::info("make sure libvirtd runs (scripts/setup starts it), then run the same command again");
     return static_cast<int>(failed == results.size() ? ExitCode::failure : ExitCode::partial);

@@ -477,13 +477,10 @@ Response Api::seat_view(const Request& request, const Principal& who) {
     Engine engine(m_conn, m_store);
     json vms = json::array();
     for (const auto& row : engine.status(who.lab, who.seat)) {
-        json ips = json::array();
-        for (const auto& ip : split(row.ips, ','))
-            if (!ip.empty()) ips.push_back(ip);
         vms.push_back({{"name", row.vm},
                        {"state", row.state},
-                       {"ips", ips},
-                       {"leased_ips", row.leased_ips},
+                       {"ips", to_strings(row.ips)},
+                       {"leased_ips", to_strings(row.leased_ips)},
                        {"console", row.console.starts_with("vnc://")}});
     }
     std::int64_t wait = 0;
@@ -498,7 +495,7 @@ Response Api::seat_view(const Request& request, const Principal& who) {
                  {"title", lab ? lab->title : ""},
                  {"seat", who.seat},
                  {"attendee", seat ? seat->attendee_name : ""},
-                 {"state", seat ? seat->state : ""},
+                 {"state", seat ? to_string(seat->state) : ""},
                  {"last_reset", time_or_null(seat ? seat->last_reset_at : 0)},
                  {"vms", vms},
                  {"reset", optional_job_json(m_jobs.latest(who.lab, who.seat))},
@@ -616,7 +613,7 @@ Response Api::labs_view(const Request& request) {
         if (!record) continue;
         std::map<unsigned, json> vms;
         for (const auto& row : engine.status(name))
-            vms[row.seat].push_back({{"name", row.vm}, {"state", row.state}, {"ips", row.ips}});
+            vms[row.seat].push_back({{"name", row.vm}, {"state", row.state}, {"ips", join(row.ips, ",")}});
         std::map<unsigned, std::pair<unsigned, std::string>> failures;  // seat -> (count, last detail)
         for (const auto& event : m_store.events(name, std::nullopt, 1000))
             if (event.result == "failed") {
@@ -631,7 +628,7 @@ Response Api::labs_view(const Request& request) {
             seats.push_back({{"seat", seat.seat},
                              {"attendee", seat.attendee_name},
                              {"email", seat.attendee_email},
-                             {"state", seat.state},
+                             {"state", to_string(seat.state)},
                              {"error", seat.error},
                              {"token", seat.token_created_at != 0},
                              {"last_reset", time_or_null(seat.last_reset_at)},

@@ -126,6 +126,12 @@ elseif(CASE STREQUAL "usage_errors")
       message(FATAL_ERROR "vmlab ${argv}: exit 2 without a message on stderr")
     endif()
   endforeach()
+  # A lab the database does not know: the same error and exit code 2 from every command.
+  foreach(argv "status;nolab" "reset;nolab;--seat;1" "start;nolab;--all" "seats;nolab" "serve;--lab;nolab")
+    run(nolab ${argv} ${state} --connect test:///default)
+    expect_code(nolab 2 "vmlab ${argv}")
+    expect_match(nolab err "no lab named nolab in " "vmlab ${argv}")
+  endforeach()
   # --json is an option of console and serve (it was once rejected as unexpected).
   run(console console demo --seat 1 --vm client --json --connect test:///default ${state})
   if(console_err MATCHES "not expected")

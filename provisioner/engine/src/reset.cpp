@@ -11,6 +11,7 @@
 #include "baseline.hpp"
 #include "journal.hpp"
 #include "leases.hpp"
+#include "seat_failure.hpp"
 #include "vmlab/util/parallel.hpp"
 #include "vmlab/engine/engine.hpp"
 #include "vmlab/virt/xml.hpp"
@@ -79,10 +80,9 @@ FileLock Engine::lock_lab(const std::string& lab, LockMode mode, Wait wait, cons
 std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSelection& selection,
                                             const ResetOptions& options) {
     const FileLock lab_lock = lock_lab(lab, options.lab_lock, options.wait_lock, "reset");
-    const auto record = m_store.find_lab(lab);
-    if (!record) throw Error("no lab named " + lab + " in " + m_store.path().string(), "vmlab status lists the labs");
-    virt::StoragePool pool = m_conn.find_pool(record->pool);
-    if (!pool) throw Error("the storage pool " + record->pool + " of " + lab + " is missing", "run `vmlab up` on the lab file");
+    const auto record = m_store.require_lab(lab);
+    virt::StoragePool pool = m_conn.find_pool(record.pool);
+    if (!pool) throw Error("the storage pool " + record.pool + " of " + lab + " is missing", "run `vmlab up` on the lab file");
 
     std::vector<SeatActionResult> results(selection.seats.size());
     detail::parallel_for(selection.seats.size(), options.jobs, [&](std::size_t i) {
@@ -100,6 +100,7 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
             const detail::JournalStep journal_step(m_store, lab, r.seat, "reset", "reset " + names);
             std::mutex error_mutex;
             std::string errors;
+            FailureKind failure = FailureKind::none;
             auto each_vm = [&](auto step) {
                 detail::parallel_for(vms.size(), static_cast<unsigned>(vms.size()), [&](std::size_t v) {
                     try {
@@ -107,9 +108,10 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
                     } catch (const std::exception& e) {
                         std::lock_guard guard(error_mutex);
                         errors += (errors.empty() ? "" : "; ") + std::string(e.what());
+                        detail::note_failure(failure, detail::failure_kind(e));
                     }
                 });
-                if (!errors.empty()) throw Error(errors);
+                if (!errors.empty()) throw detail::SeatFailed(failure, errors);
             };
             std::map<std::string, bool> warm;  // domain -> restore its running baseline
             for (const auto& vm_record : m_store.vms(lab))
@@ -135,10 +137,12 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
                         wanted.push_back(lease);
                     }
                 const auto missing = detail::wait_for_leases(m_conn, std::move(wanted), *options.wait_ip);
-                for (const auto& w : missing)
+                for (const auto& w : missing) {
                     errors += (errors.empty() ? "" : "; ") + w.domain + " holds no DHCP lease for " + w.ip + " after " +
                               std::to_string(options.wait_ip->count()) + " s";
-                if (!errors.empty()) throw Error(errors);
+                    detail::note_failure(failure, FailureKind::no_lease);
+                }
+                if (!errors.empty()) throw detail::SeatFailed(failure, errors);
             }
             for (auto& vm : vms)
                 if (!virt::is_active(vm.domain)) throw Error(vm.name + " is not running after the reset");
@@ -146,6 +150,7 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
             r.ok = true;
         } catch (const std::exception& e) {
             r.error = e.what();
+            r.failure = detail::failure_kind(e);
         }
         r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         m_store.add_event({0, 0, lab, r.seat, selection.vm.value_or(""), "reset", r.ok ? "ok" : "failed",
@@ -157,7 +162,7 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
 
 std::vector<SeatActionResult> Engine::power(const std::string& lab, const SeatSelection& selection, Power power,
                                             std::chrono::seconds grace, Wait wait_lock) {
-    if (!m_store.find_lab(lab)) throw Error("no lab named " + lab + " in " + m_store.path().string(), "vmlab status lists the labs");
+    m_store.require_lab(lab);
     const FileLock lab_lock = lock_lab(lab, LockMode::shared, wait_lock, power == Power::on ? "start" : "stop");
     std::vector<SeatActionResult> results(selection.seats.size());
     detail::parallel_for(selection.seats.size(), 4, [&](std::size_t i) {
@@ -188,6 +193,7 @@ std::vector<SeatActionResult> Engine::power(const std::string& lab, const SeatSe
             r.ok = true;
         } catch (const std::exception& e) {
             r.error = e.what();
+            r.failure = detail::failure_kind(e);
         }
         r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         m_store.add_event({0, 0, lab, r.seat, selection.vm.value_or(""), power == Power::on ? "start" : "stop",

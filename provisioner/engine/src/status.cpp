@@ -44,12 +44,13 @@ LiveDomain read_live(const virt::Domain& domain) {
 std::vector<VmStatus> Engine::status(const std::string& lab, std::optional<unsigned> seat) {
     std::map<unsigned, SeatRecord> seats;
     for (auto& record : m_store.seats(lab)) seats[record.seat] = std::move(record);
-    std::map<std::string, std::map<std::string, std::string>> leases;  // network -> mac -> ip
+    std::map<std::string, std::map<std::string, Ipv4>> leases;  // network -> mac -> ip
     for (const auto& net : m_store.networks(lab))
         if (seat && net.seat != 0 && net.seat != *seat) {
             continue;  // another seat's network
         } else if (virt::Network network = m_conn.find_network(net.name); network && virt::is_active(network)) try {
-                for (const auto& lease : virt::dhcp_leases(network)) leases[net.name][lease.mac] = lease.ip;
+                for (const auto& lease : virt::dhcp_leases(network))
+                    if (const auto ip = parse_ipv4(lease.ip)) leases[net.name][lease.mac] = *ip;
             } catch (const virt::LibvirtError& e) {
                 if (e.code() != VIR_ERR_NO_SUPPORT) throw;  // a driver without DHCP (the test driver): no leases
             }
@@ -72,6 +73,12 @@ std::vector<VmStatus> Engine::status(const std::string& lab, std::optional<unsig
     return rows;
 }
 
+bool VmStatus::holds_planned_leases() const {
+    return !ips.empty() && std::all_of(ips.begin(), ips.end(), [&](Ipv4 ip) {
+        return std::find(leased_ips.begin(), leased_ips.end(), ip) != leased_ips.end();
+    });
+}
+
 std::string Engine::console_password(const std::string& domain_name) {
     const virt::Domain domain = m_conn.find_domain(domain_name);
     if (!domain) return {};
@@ -84,7 +91,7 @@ std::vector<LabSummary> Engine::summaries() {
     std::vector<LabSummary> out;
     for (const auto& lab : m_store.labs()) {
         LabSummary summary{lab.name, lab.title, lab.host_uri, lab.seats, 0, 0, 0};
-        for (const auto& seat : m_store.seats(lab.name)) summary.failed_seats += seat.state == "failed";
+        for (const auto& seat : m_store.seats(lab.name)) summary.failed_seats += seat.state == SeatState::failed;
         for (const auto& vm : m_store.vms(lab.name)) {
             ++summary.vms;
             if (virt::Domain domain = m_conn.find_domain(vm.domain))

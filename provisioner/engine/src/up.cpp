@@ -18,6 +18,7 @@
 #include "baseline.hpp"
 #include "journal.hpp"
 #include "leases.hpp"
+#include "seat_failure.hpp"
 #include "vmlab/util/parallel.hpp"
 
 namespace vmlab {
@@ -30,10 +31,10 @@ double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string planned_ips(const PlannedVm& vm) {
-    std::string ips;
+std::vector<Ipv4> planned_ips(const PlannedVm& vm) {
+    std::vector<Ipv4> ips;
     for (const auto& nic : vm.nics)
-        if (nic.ip) ips += (ips.empty() ? "" : ",") + to_string(*nic.ip);
+        if (nic.ip) ips.push_back(*nic.ip);
     return ips;
 }
 
@@ -124,7 +125,7 @@ public:
         }
         const bool captured = detail::has_running_baseline(m_conn, m_pool, vm.domain);
         VmRecord record{m_plan.lab, vm.seat, vm.spec_name, vm.domain, uuid_of(domain), vm.config_hash,
-                        to_string(captured ? Baseline::running : Baseline::powered_off), "defined", planned_ips(vm),
+                        to_string(captured ? Baseline::running : Baseline::powered_off), VmState::defined, planned_ips(vm),
                         to_string(vm.console.kind), 0};
         m_store.upsert_vm(record);
         if (!virt::is_active(domain)) {
@@ -132,7 +133,7 @@ public:
             virt::start(domain);
             result.started.push_back(vm.domain);
         }
-        record.state = "running";
+        record.state = VmState::running;
         m_store.upsert_vm(record);
     }
 
@@ -216,6 +217,7 @@ void wait_for_planned_leases(virt::Connection& conn, const Plan& plan, std::chro
     for (const auto& w : missing) {
         SeatResult& seat = report.seats[w.seat - 1];
         seat.ok = false;
+        detail::note_failure(seat.failure, FailureKind::no_lease);
         const std::string log = plan.pool_path + "/" + w.domain + ".console.log";
         std::error_code ec;
         const bool silent = !std::filesystem::exists(log, ec) || std::filesystem::file_size(log, ec) == 0;
@@ -268,8 +270,9 @@ void Engine::capture_baselines(const Plan& plan, const virt::StoragePool& pool, 
             const std::string log = plan.pool_path + "/" + vm.domain + ".console.log";
             while (!vm.ready_console.empty() && !console_says(log, vm.ready_console)) {
                 if (Clock::now() > deadline)
-                    throw Error(vm.domain + " did not print '" + vm.ready_console + "' on its console within " +
-                                std::to_string(timeout.count()) + " s (see " + log + ")");
+                    throw detail::SeatFailed(FailureKind::not_ready, vm.domain + " did not print '" + vm.ready_console +
+                                                                         "' on its console within " +
+                                                                         std::to_string(timeout.count()) + " s (see " + log + ")");
                 std::this_thread::sleep_for(std::chrono::milliseconds(250));
             }
             const virt::Domain domain = m_conn.find_domain(vm.domain);
@@ -283,6 +286,7 @@ void Engine::capture_baselines(const Plan& plan, const virt::StoragePool& pool, 
         } catch (const std::exception& e) {
             std::lock_guard lock(mutex);
             seat.ok = false;
+            detail::note_failure(seat.failure, detail::failure_kind(e));
             seat.error += (seat.error.empty() ? "" : "; ") + std::string("baseline of ") + vm.domain + ": " + e.what();
         }
     });
@@ -322,12 +326,13 @@ UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& optio
         result.seat = seat.number;
         const auto seat_start = Clock::now();
         try {
-            m_store.upsert_seat({plan.lab, seat.number, "pending", "", "", "", 0});
+            m_store.upsert_seat({plan.lab, seat.number, SeatState::pending, "", "", "", 0});
             for (const auto& net : seat.networks) builder.ensure_network(net, seat.number, result);
             for (const auto& vm : seat.vms) builder.ensure_vm(vm, result);
             result.ok = true;
         } catch (const std::exception& e) {
             result.error = e.what();
+            result.failure = detail::failure_kind(e);
         }
         result.seconds = seconds_since(seat_start);
         std::lock_guard lock(progress_mutex);
@@ -339,7 +344,15 @@ UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& optio
     capture_baselines(plan, pool, options, started_wall, report);
 
     for (const auto& result : report.seats) {
-        m_store.upsert_seat({plan.lab, result.seat, result.ok ? "ready" : "failed", result.error, "", "", 0});
+        m_store.upsert_seat({.lab = plan.lab,
+                             .seat = result.seat,
+                             .state = result.ok ? SeatState::ready : SeatState::failed,
+                             .error = result.error,
+                             .attendee_name = {},
+                             .attendee_email = {},
+                             .last_reset_at = 0,
+                             .token_created_at = 0,
+                             .failure = result.failure});
         m_store.add_event({0, 0, plan.lab, result.seat, "", "up", result.ok ? "ok" : "failed",
                            result.ok ? std::to_string(result.created.size()) + " created, " +
                                            std::to_string(result.kept.size()) + " kept"

@@ -5,108 +5,42 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <map>
 #include <set>
+
+#include "vmlab/util/template.hpp"
 
 namespace vmlab {
 
 namespace {
 
-namespace mu = kainjow::mustache;
-
-// kainjow renders an unknown name as nothing; this context remembers every name it could not
-// find (and every partial, which labs do not have), so they can be reported.
-class RecordingContext : public mu::basic_context<std::string> {
-public:
-    explicit RecordingContext(const mu::data* root) : m_inner(root) {}
-
-    void push(const mu::data* data) override { m_inner.push(data); }
-    void pop() override { m_inner.pop(); }
-
-    const mu::data* get(const std::string& name) const override {
-        const mu::data* found = m_inner.get(name);
-        if (found == nullptr) m_missing.insert(name);
-        return found;
-    }
-    const mu::data* get_partial(const std::string& name) const override {
-        m_partials.insert(name);
-        return nullptr;
-    }
-
-    const std::set<std::string>& missing() const { return m_missing; }
-    const std::set<std::string>& partials() const { return m_partials; }
-
-private:
-    mu::context<std::string> m_inner;
-    mutable std::set<std::string> m_missing, m_partials;
-};
-
-mu::data ip_object(const std::map<std::string, Ipv4>& ips) {
-    mu::data object{mu::data::type::object};
-    for (const auto& [network, ip] : ips) object.set(network, to_string(ip));
-    return object;
-}
-
-mu::data to_data(const TemplateVars& vars) {
-    mu::data root{mu::data::type::object};
-    root.set("lab", vars.lab);
-    root.set("seat", std::to_string(vars.seat));
-    root.set("vm", vars.vm);
-    root.set("hostname", vars.hostname);
-    mu::data attendee{mu::data::type::object};
-    attendee.set("name", vars.attendee.name);
-    attendee.set("email", vars.attendee.email);
-    root.set("attendee", attendee);
-    mu::data login{mu::data::type::object};
-    login.set("user", vars.login.user);
-    login.set("password", vars.login.password);
-    root.set("login", login);
-    root.set("ip", ip_object(vars.ips));
-    mu::data vms{mu::data::type::object};
+// Every variable of the VM with its value, by its dotted name.
+std::map<std::string, std::string> values_of(const TemplateVars& vars) {
+    std::map<std::string, std::string> values{
+        {"lab", vars.lab},
+        {"seat", std::to_string(vars.seat)},
+        {"vm", vars.vm},
+        {"hostname", vars.hostname},
+        {"attendee.name", vars.attendee.name},
+        {"attendee.email", vars.attendee.email},
+        {"login.user", vars.login.user},
+        {"login.password", vars.login.password},
+    };
+    for (const auto& [network, ip] : vars.ips) values["ip." + network] = to_string(ip);
     for (const auto& [name, vm] : vars.vms) {
-        mu::data one{mu::data::type::object};
-        one.set("hostname", vm.hostname);
-        one.set("ip", ip_object(vm.ips));
-        vms.set(name, one);
+        values["vms." + name + ".hostname"] = vm.hostname;
+        for (const auto& [network, ip] : vm.ips) values["vms." + name + ".ip." + network] = to_string(ip);
     }
-    root.set("vms", vms);
-    return root;
+    return values;
 }
 
-std::string trim(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    const auto last = text.find_last_not_of(" \t\r\n");
-    return std::string(text.substr(first, last - first + 1));
-}
-
-// Where each tag naming `name` starts. kainjow keeps its tags' positions to itself, so this
-// walks the text as its parser does (delimiter changes included) only to find them again.
-std::vector<std::size_t> tag_offsets(std::string_view text, const std::string& name) {
-    std::vector<std::size_t> offsets;
-    std::string begin = "{{", end = "}}";
-    std::size_t at = 0;
-    while ((at = text.find(begin, at)) != std::string_view::npos) {
-        const bool triple = begin == "{{" && text.substr(at + 2, 1) == "{";
-        const std::size_t contents = at + begin.size() + (triple ? 1 : 0);
-        const std::string close = triple ? "}}}" : end;
-        const std::size_t stop = text.find(close, contents);
-        if (stop == std::string_view::npos) break;
-        std::string tag = trim(text.substr(contents, stop - contents));
-        if (!triple && tag.size() >= 2 && tag.front() == '=' && tag.back() == '=') {
-            const std::string inner = trim(std::string_view(tag).substr(1, tag.size() - 2));
-            const auto space = inner.find(' ');
-            if (space != std::string::npos) {
-                begin = inner.substr(0, space);
-                end = trim(std::string_view(inner).substr(space + 1));
-            }
-        } else {
-            if (!triple && !tag.empty() && std::string_view("#^&>").find(tag.front()) != std::string_view::npos)
-                tag = trim(std::string_view(tag).substr(1));
-            if (tag == name) offsets.push_back(at);
-        }
-        at = stop + close.size();
-    }
-    return offsets;
+// The names of sections that hold variables ({{#attendee}}{{name}}{{/attendee}}).
+void add_objects(std::set<std::string>& known) {
+    std::set<std::string> objects;
+    for (const auto& name : known)
+        for (auto dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1))
+            objects.insert(name.substr(0, dot));
+    known.insert(objects.begin(), objects.end());
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -121,8 +55,7 @@ std::string unknown_variable_message(const std::string& name, const TemplateVars
     if (name.rfind("ip.", 0) == 0) {
         std::vector<std::string> known;
         for (const auto& [network, ip] : vars.ips) known.push_back("ip." + network);
-        return message + (known.empty() ? "; this VM has no addresses"
-                                        : "; this VM's addresses are " + join(known));
+        return message + (known.empty() ? "; this VM has no addresses" : "; this VM's addresses are " + join(known));
     }
     if (name.rfind("vms.", 0) == 0) {
         const std::string rest = name.substr(4);
@@ -142,19 +75,21 @@ std::string unknown_variable_message(const std::string& name, const TemplateVars
            "login.password, ip.NETWORK, vms.VM.hostname and vms.VM.ip.NETWORK";
 }
 
-// kainjow's parse errors end in " at OFFSET"; the offset becomes a position.
-Diagnostic parse_error(std::string_view text, const std::string& message, const TemplateOrigin& origin) {
+// A section opened and never closed (or closed and never opened) is a parse error of kainjow's,
+// which ends its message in " at OFFSET".
+std::optional<Diagnostic> structure_error(std::string_view text, const TemplateOrigin& origin) {
+    const kainjow::mustache::mustache parsed{std::string(text)};
+    if (parsed.is_valid()) return std::nullopt;
+    const std::string& message = parsed.error_message();
     std::string what = message;
     std::size_t offset = 0;
-    const auto at = message.rfind(" at ");
-    if (at != std::string::npos) {
+    if (const auto at = message.rfind(" at "); at != std::string::npos) {
         const std::string number = message.substr(at + 4);
         if (std::from_chars(number.data(), number.data() + number.size(), offset).ec == std::errc{})
             what = message.substr(0, at);
     }
     if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
-    return {position_in(text, std::min(offset, text.size()), origin), Severity::error,
-            "template: " + what + " (tags are written {{name}})"};
+    return Diagnostic{position_in(text, offset, origin), Severity::error, "template: " + what};
 }
 
 }  // namespace
@@ -163,43 +98,34 @@ SourcePos position_in(std::string_view text, std::size_t offset, const SourcePos
     SourcePos pos = origin;
     const std::string_view before = text.substr(0, std::min(offset, text.size()));
     const auto lines = static_cast<std::uint32_t>(std::count(before.begin(), before.end(), '\n'));
-    const auto line_start = before.rfind('\n');
     if (lines == 0) {
         pos.column = origin.column + static_cast<std::uint32_t>(before.size());
     } else {
         pos.line = origin.line + lines;
-        pos.column = static_cast<std::uint32_t>(before.size() - line_start);
+        pos.column = static_cast<std::uint32_t>(before.size() - before.rfind('\n'));
     }
     return pos;
 }
 
-Expansion expand_template(std::string_view text, const TemplateVars& vars, const TemplateOrigin& origin) {
+Expansion expand_lab_template(std::string_view text, const TemplateVars& vars, const TemplateOrigin& origin) {
     Expansion result;
-    mu::mustache tmpl{std::string(text)};
-    if (!tmpl.is_valid()) {
-        result.diagnostics.push_back(parse_error(text, tmpl.error_message(), origin));
-        return result;
+    const std::map<std::string, std::string> values = values_of(vars);
+    std::set<std::string> known;
+    for (const auto& [name, _] : values) known.insert(name);
+    add_objects(known);
+    for (const TemplateProblem& problem : check_template(text, known)) {
+        SourcePos where = origin;
+        where.line = origin.line + problem.tag.line - 1;
+        where.column = problem.tag.line == 1 ? origin.column + problem.tag.column - 1 : problem.tag.column;
+        const bool unknown = !problem.tag.name.empty() && !known.count(problem.tag.name) &&
+                             problem.message.rfind("unknown", 0) == 0;
+        result.diagnostics.push_back({where, Severity::error,
+                                      unknown ? unknown_variable_message(problem.tag.name, vars)
+                                              : "template: " + problem.message});
     }
-    tmpl.set_custom_escape([](const std::string& s) { return s; });
-    const mu::data data = to_data(vars);
-    RecordingContext context{&data};
-    result.text = tmpl.render(context);
-    if (!tmpl.is_valid()) {
-        result.diagnostics.push_back(parse_error(text, tmpl.error_message(), origin));
-        return result;
-    }
-    const auto report = [&](const std::string& name, const std::string& message) {
-        const auto offsets = tag_offsets(text, name);
-        if (offsets.empty()) result.diagnostics.push_back({origin, Severity::error, message});
-        for (const auto offset : offsets)
-            result.diagnostics.push_back({position_in(text, offset, origin), Severity::error, message});
-    };
-    for (const auto& name : context.missing()) report(name, unknown_variable_message(name, vars));
-    for (const auto& name : context.partials())
-        report(name, "template: partials ({{> " + name + "}}) are not supported in lab templates");
-    std::sort(result.diagnostics.begin(), result.diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
-        return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);
-    });
+    if (result.diagnostics.empty())
+        if (auto error = structure_error(text, origin)) result.diagnostics.push_back(std::move(*error));
+    if (result.diagnostics.empty()) result.text = expand_template(std::string(text), values);
     return result;
 }
 

@@ -76,7 +76,7 @@ std::string render_csv(const LabRecord& lab, const std::vector<Handout>& handout
         if (!portal_url.empty()) row.push_back(sign_in_link(portal_url, h.token));
         for (const auto& name : vm_names) {
             const auto vm = std::find_if(h.vms.begin(), h.vms.end(), [&](const HandoutVm& v) { return v.name == name; });
-            row.push_back(vm == h.vms.end() ? "" : vm->ips);
+            row.push_back(vm == h.vms.end() ? "" : join(vm->ips, ","));
             row.push_back(vm == h.vms.end() ? "" : vm->console);
         }
         line(row);
@@ -99,7 +99,7 @@ std::string render_md(const LabRecord& lab, const std::vector<Handout>& handouts
         out << "\n";
         out << "| VM | IP addresses | Console |\n| --- | --- | --- |\n";
         for (const auto& vm : h.vms)
-            out << "| " << md_escape(vm.name) << " | " << md_escape(or_dash(vm.ips)) << " | " << md_escape(or_dash(vm.console))
+            out << "| " << md_escape(vm.name) << " | " << md_escape(or_dash(join(vm.ips, ","))) << " | " << md_escape(or_dash(vm.console))
                 << " |\n";
     }
     return out.str();
@@ -147,7 +147,7 @@ td.mono { font-family: ui-monospace, monospace; }
         out << "</dl>\n";
         out << "<table>\n<thead><tr><th>VM</th><th>IP addresses</th><th>Console</th></tr></thead>\n<tbody>\n";
         for (const auto& vm : h.vms)
-            out << "<tr><td>" << html_escape(vm.name) << "</td><td class=\"mono\">" << html_escape(or_dash(vm.ips))
+            out << "<tr><td>" << html_escape(vm.name) << "</td><td class=\"mono\">" << html_escape(or_dash(join(vm.ips, ",")))
                 << "</td><td class=\"mono\">" << html_escape(or_dash(vm.console)) << "</td></tr>\n";
         out << "</tbody>\n</table>\n</section>\n";
     }

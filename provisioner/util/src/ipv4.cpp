@@ -71,4 +71,17 @@ std::string to_string(const Ipv4Net& net) {
     return to_string(net.base) + '/' + std::to_string(net.prefix);
 }
 
+std::vector<std::string> to_strings(const std::vector<Ipv4>& ips) {
+    std::vector<std::string> texts;
+    texts.reserve(ips.size());
+    for (const auto ip : ips) texts.push_back(to_string(ip));
+    return texts;
+}
+
+std::string join(const std::vector<Ipv4>& ips, std::string_view separator) {
+    std::string text;
+    for (const auto ip : ips) text += (text.empty() ? "" : std::string(separator)) + to_string(ip);
+    return text;
+}
+
 }  // namespace vmlab

@@ -71,6 +71,8 @@ std::string str(const char* s) { return s ? s : ""; }
 
 }  // namespace
 
+bool LibvirtError::connection_lost() const noexcept { return virt::connection_lost({m_code, m_domain, {}}); }
+
 void throw_last_error(const std::string& what, const std::string& hint) {
     raise(last_error(), what, hint);
 }

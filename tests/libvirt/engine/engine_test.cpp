@@ -114,7 +114,7 @@ TEST_F(EngineTest, UpCreatesEverySeatAndRunsEveryVm) {
     const auto rows = engine.status(lab_name);
     ASSERT_EQ(rows.size(), 6u);
     EXPECT_EQ(rows[0].state, "running");
-    EXPECT_EQ(rows[0].ips, "10.230.0.10");
+    EXPECT_EQ(rows[0].ips, std::vector{*vmlab::parse_ipv4("10.230.0.10")});
     const HostComparison cmp = engine.compare(make_plan(lab));
     EXPECT_TRUE(cmp.create.empty());
     EXPECT_TRUE(cmp.change.empty());
@@ -181,14 +181,17 @@ TEST_F(EngineTest, FailedSeatDoesNotStopOthersAndReRunFinishesIt) {
     virt::Domain foreign = conn.find_domain(taken);
     ASSERT_TRUE(foreign);
     EXPECT_FALSE(virt::domain_metadata(foreign));
-    EXPECT_EQ(store.seats(lab_name)[1].state, "failed");
+    EXPECT_EQ(store.seats(lab_name)[1].state, vmlab::SeatState::failed);
+    EXPECT_EQ(first.seats[1].failure, FailureKind::other) << "a domain of another owner is not libvirt's failure";
+    EXPECT_EQ(store.seats(lab_name)[1].failure, FailureKind::other);
 
     virt::undefine(foreign);
     const UpReport second = up(lab);
     EXPECT_EQ(second.failed(), 0u);
     EXPECT_TRUE(contains(second.seats[1].created, "domain " + taken));
     EXPECT_TRUE(contains(second.seats[1].kept, "domain " + domain_name(lab_name, 2, "a")));
-    EXPECT_EQ(store.seats(lab_name)[1].state, "ready");
+    EXPECT_EQ(store.seats(lab_name)[1].state, vmlab::SeatState::ready);
+    EXPECT_EQ(store.seats(lab_name)[1].failure, FailureKind::none);
 }
 
 TEST_F(EngineTest, DriftIsReportedAndReplacedOnlyOnRequest) {

@@ -56,6 +56,12 @@ vmlab::LabRecord lab(const std::string& name) {
             1700000000, 1700000100, 3};
 }
 
+vmlab::Ipv4 ip(std::string_view text) {
+    const auto ip = vmlab::parse_ipv4(text);
+    EXPECT_TRUE(ip) << text;
+    return ip.value_or(vmlab::Ipv4{});
+}
+
 vmlab::VmRecord vm_record(const std::string& lab, unsigned seat, const std::string& name) {
     vmlab::VmRecord record;
     record.lab = lab;
@@ -96,13 +102,13 @@ TEST_F(StateTest, RoundTripsEveryRecordType) {
     EXPECT_EQ(store.find_lab("nope"), std::nullopt);
     EXPECT_EQ(store.labs(), std::vector{web});
 
-    const vmlab::SeatRecord seat{"web", 2, "failed", "disk full", "Ada", "ada@example.org",
-                                 1700000200};
+    const vmlab::SeatRecord seat{"web", 2, vmlab::SeatState::failed, "disk full", "Ada", "ada@example.org",
+                                 1700000200, 0, vmlab::FailureKind::libvirt};
     store.upsert_seat(seat);
     EXPECT_EQ(store.seats("web"), std::vector{seat});
 
     const vmlab::VmRecord vm{"web", 2, "server", "web-s02-server", "5f1c0c2e", "cfg1",
-                             "fresh-overlay", "running", "10.0.2.10,10.1.2.10",
+                             "fresh-overlay", vmlab::VmState::running, {ip("10.0.2.10"), ip("10.1.2.10")},
                              "vnc://127.0.0.1:5902", 1700000300};
     store.upsert_vm(vm);
     EXPECT_EQ(store.vms("web"), std::vector{vm});
@@ -143,7 +149,7 @@ TEST_F(StateTest, FillsDefaultsForTimesAndUser) {
 TEST_F(StateTest, UpsertUpdatesAndKeepsCreatedAtAndChildren) {
     auto store = StateStore::open(db_path);
     store.upsert_lab(lab("web"));
-    store.upsert_seat({"web", 1, "pending", "", "", "", 0});
+    store.upsert_seat({"web", 1, vmlab::SeatState::pending, "", "", "", 0});
 
     auto changed = lab("web");
     changed.title = "Advanced web";
@@ -156,16 +162,16 @@ TEST_F(StateTest, UpsertUpdatesAndKeepsCreatedAtAndChildren) {
     EXPECT_EQ(store.seats("web").size(), 1u);
 
     store.set_attendee("web", 1, "Bob", "bob@example.org");
-    store.upsert_seat({"web", 1, "ready", "", "", "", 0});
+    store.upsert_seat({"web", 1, vmlab::SeatState::ready, "", "", "", 0});
     ASSERT_EQ(store.seats("web").size(), 1u);
-    EXPECT_EQ(store.seats("web")[0].state, "ready");
+    EXPECT_EQ(store.seats("web")[0].state, vmlab::SeatState::ready);
     EXPECT_EQ(store.seats("web")[0].attendee_name, "Bob") << "upsert_seat keeps the attendee";
 
     vmlab::VmRecord vm{
-        "web", 1, "server", "web-s01-server", "u", "cfg1", "fresh-overlay", "running", "", "", 5};
+        "web", 1, "server", "web-s01-server", "u", "cfg1", "fresh-overlay", vmlab::VmState::running, {}, "", 5};
     store.upsert_vm(vm);
     vm.config_hash = "cfg2";
-    vm.state = "shutoff";
+    vm.state = vmlab::VmState::defined;
     store.upsert_vm(vm);
     EXPECT_EQ(store.vms("web"), std::vector{vm});
 
@@ -221,7 +227,7 @@ TEST_F(StateTest, DeleteLabCascadesButKeepsEvents) {
     store.upsert_lab(lab("web"));
     store.upsert_lab(lab("db"));
     for (const auto* name : {"web", "db"}) {
-        store.upsert_seat({name, 1, "ready", "", "", "", 0});
+        store.upsert_seat({name, 1, vmlab::SeatState::ready, "", "", "", 0});
         store.upsert_vm(vm_record(name, 1, "a"));
         store.upsert_network({name, 0, "lan", "br", "10.0.0.0/24"});
         store.upsert_volume({name, 1, "pool", "a.qcow2", "/a.qcow2", "disk"});
@@ -246,7 +252,7 @@ TEST_F(StateTest, DeleteLabCascadesButKeepsEvents) {
 
 TEST_F(StateTest, RefusesChildrenOfUnknownLab) {
     auto store = StateStore::open(db_path);
-    EXPECT_THROW(store.upsert_seat({"ghost", 1, "pending", "", "", "", 0}), vmlab::Error);
+    EXPECT_THROW(store.upsert_seat({"ghost", 1, vmlab::SeatState::pending, "", "", "", 0}), vmlab::Error);
 }
 
 TEST_F(StateTest, CreatesPrivateFilesAndDirectories) {
@@ -325,7 +331,7 @@ TEST_F(StateTest, TransactionCommitsOrRollsBack) {
     auto store = StateStore::open(db_path);
     store.transaction([&] {
         store.upsert_lab(lab("web"));
-        store.upsert_seat({"web", 1, "pending", "", "", "", 0});
+        store.upsert_seat({"web", 1, vmlab::SeatState::pending, "", "", "", 0});
     });
     EXPECT_TRUE(store.find_lab("web"));
 
@@ -465,8 +471,8 @@ protected:
         store->upsert_lab(lab("web"));
         store->upsert_lab(lab("db"));
         for (unsigned seat = 1; seat <= 3; ++seat) {
-            store->upsert_seat({"web", seat, "ready", "", "", "", 0});
-            store->upsert_seat({"db", seat, "ready", "", "", "", 0});
+            store->upsert_seat({"web", seat, vmlab::SeatState::ready, "", "", "", 0});
+            store->upsert_seat({"db", seat, vmlab::SeatState::ready, "", "", "", 0});
         }
     }
     vmlab::SeatRecord seat(unsigned number, const std::string& lab_name = "web") {
@@ -485,8 +491,8 @@ TEST_F(StateTest, MigratesVersion1DatabaseInPlace) {
     EXPECT_EQ(user_version(db_path), StateStore::schema_version);
     EXPECT_EQ(store.seats("web"),
               (std::vector<vmlab::SeatRecord>{
-                  {"web", 1, "ready", "", "Ada", "ada@example.org", 1700000500, 0},
-                  {"web", 2, "failed", "disk full", "", "", 0, 0}}));
+                  {"web", 1, vmlab::SeatState::ready, "", "Ada", "ada@example.org", 1700000500, 0},
+                  {"web", 2, vmlab::SeatState::failed, "disk full", "", "", 0, 0, vmlab::FailureKind::other}}));
     EXPECT_EQ(store.events("web").size(), 1u);
     EXPECT_EQ(store.find_lab("web")->seats, 2u);
 
@@ -503,16 +509,16 @@ TEST_F(SeatStateTest, UpsertSeatKeepsAttendeeTokenAndLastReset) {
     store->set_last_reset("web", 2, 1700000700);
 
     // What `vmlab up` does on every run.
-    store->upsert_seat({"web", 2, "pending", "", "", "", 0});
-    store->upsert_seat({"web", 2, "failed", "boom", "", "", 0});
+    store->upsert_seat({"web", 2, vmlab::SeatState::pending, "", "", "", 0});
+    store->upsert_seat({"web", 2, vmlab::SeatState::failed, "boom", "", "", 0});
 
-    EXPECT_EQ(seat(2), (vmlab::SeatRecord{"web", 2, "failed", "boom", "Ada", "ada@example.org",
+    EXPECT_EQ(seat(2), (vmlab::SeatRecord{"web", 2, vmlab::SeatState::failed, "boom", "Ada", "ada@example.org",
                                           1700000700, 1700000600}));
     EXPECT_EQ(store->seat_for_token_hash("web", "hash-2"), 2u);
 }
 
 TEST_F(SeatStateTest, FindsSeats) {
-    EXPECT_EQ(seat(3), (vmlab::SeatRecord{"web", 3, "ready", "", "", "", 0, 0}));
+    EXPECT_EQ(seat(3), (vmlab::SeatRecord{"web", 3, vmlab::SeatState::ready, "", "", "", 0, 0}));
     EXPECT_EQ(store->find_seat("web", 9), std::nullopt);
     EXPECT_EQ(store->find_seat("nope", 1), std::nullopt);
 }
@@ -529,7 +535,7 @@ TEST_F(SeatStateTest, SetsAndClearsAttendees) {
     store->set_token_hash("web", 1, "hash-1");
     EXPECT_GT(seat(1).token_created_at, 0);
     store->clear_attendee("web", 1);
-    EXPECT_EQ(seat(1), (vmlab::SeatRecord{"web", 1, "ready", "", "", "", 0, 0}));
+    EXPECT_EQ(seat(1), (vmlab::SeatRecord{"web", 1, vmlab::SeatState::ready, "", "", "", 0, 0}));
     EXPECT_EQ(store->seat_for_token_hash("web", "hash-1"), std::nullopt) << "clearing revokes the token";
 
     EXPECT_THROW(store->set_attendee("web", 9, "Bob", "bob@example.org"), vmlab::Error);
@@ -577,8 +583,8 @@ TEST_F(SeatStateTest, MovesAttendeeWithToken) {
     store->set_last_reset("web", 1, 1700000700);
     store->move_attendee("web", 1, 3);
 
-    EXPECT_EQ(seat(1), (vmlab::SeatRecord{"web", 1, "ready", "", "", "", 1700000700, 0}));
-    EXPECT_EQ(seat(3), (vmlab::SeatRecord{"web", 3, "ready", "", "Ada", "ada@example.org", 0, 1700000600}));
+    EXPECT_EQ(seat(1), (vmlab::SeatRecord{"web", 1, vmlab::SeatState::ready, "", "", "", 1700000700, 0}));
+    EXPECT_EQ(seat(3), (vmlab::SeatRecord{"web", 3, vmlab::SeatState::ready, "", "Ada", "ada@example.org", 0, 1700000600}));
     EXPECT_EQ(store->seat_for_token_hash("web", "hash-1"), 3u);
 }
 
@@ -601,7 +607,7 @@ TEST_F(SeatStateTest, DeletingTheLabRemovesItsTokens) {
     store->delete_lab("web");
     EXPECT_EQ(store->seat_for_token_hash("web", "hash-1"), std::nullopt);
     store->upsert_lab(lab("web"));
-    store->upsert_seat({"web", 1, "ready", "", "", "", 0});
+    store->upsert_seat({"web", 1, vmlab::SeatState::ready, "", "", "", 0});
     EXPECT_EQ(seat(1).attendee_name, "");
 }
 

@@ -143,3 +143,11 @@ TEST(Ipv4Net, SubnetsAtTheEdgesOfTheAddressSpace) {
     EXPECT_EQ(top.subnet(25, 1), net("255.255.255.128/25"));
     EXPECT_EQ(to_string(top.subnet(30, 63)->broadcast()), "255.255.255.255");
 }
+
+TEST(Ipv4, PrintsListsInOrder) {
+    const std::vector<Ipv4> ips{ip("10.0.1.10"), ip("10.0.0.9")};
+    EXPECT_EQ(vmlab::to_strings(ips), (std::vector<std::string>{"10.0.1.10", "10.0.0.9"}));
+    EXPECT_EQ(vmlab::join(ips, ","), "10.0.1.10,10.0.0.9");
+    EXPECT_EQ(vmlab::join({}, ","), "");
+    EXPECT_TRUE(vmlab::to_strings({}).empty());
+}

@@ -33,6 +33,7 @@ struct SeatResult {
     std::vector<std::string> created, kept, drifted;
     std::vector<std::string> started;  // domains this run powered on
     double seconds = 0;
+    FailureKind failure = FailureKind::none;  // why it failed, with `error`
 };
 
 struct UpReport {
@@ -46,9 +47,14 @@ using SeatProgress = std::function<void(const SeatResult& result, std::size_t do
 // One VM as it is now: the database joined with live libvirt state.
 struct VmStatus {
     unsigned seat = 0;
-    std::string vm, domain, state, ips, console, attendee;
-    std::vector<std::string> leased_ips;
+    std::string vm, domain, state;
+    std::vector<Ipv4> ips;  // planned
+    std::string console, attendee;
+    std::vector<Ipv4> leased_ips;
     std::int64_t last_reset_at = 0;  // Unix seconds; 0 = never
+
+    // True when the VM has planned addresses and holds a lease for every one of them.
+    bool holds_planned_leases() const;
 };
 
 struct LabSummary {
@@ -113,6 +119,7 @@ struct SeatActionResult {
     std::string error;
     std::vector<std::string> vms;  // domains acted on
     double seconds = 0;
+    FailureKind failure = FailureKind::none;  // why it failed, with `error`
 };
 
 class Engine {

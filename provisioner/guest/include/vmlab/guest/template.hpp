@@ -1,12 +1,11 @@
 #pragma once
 // Template variables in a lab's `user_data` files and `hostname` strings, expanded per seat and
-// VM with kainjow mustache ({{name}}; no HTML escaping: the output is YAML or a host name).
+// VM (util's {{templates}}, kainjow mustache; no HTML escaping: the output is YAML or a host name).
 //
 // Variables: {{lab}} {{seat}} {{vm}} {{hostname}} {{attendee.name}} {{attendee.email}}
 // {{login.user}} {{login.password}} {{ip.NETWORK}} (this VM's address on NETWORK) and, for every
 // VM of the seat (this one too), {{vms.VM.hostname}} and {{vms.VM.ip.NETWORK}}. Any other name is
-// an error at its line and column. Text that must keep literal braces (a Jinja or Ansible
-// template inside write_files) switches delimiters first: {{=<% %>=}}.
+// an error at its line and column.
 
 #include <map>
 #include <string>
@@ -48,7 +47,7 @@ struct Expansion {
     std::vector<Diagnostic> diagnostics;   // unknown variables, unbalanced tags, with positions
 };
 
-Expansion expand_template(std::string_view text, const TemplateVars& vars, const TemplateOrigin& origin);
+Expansion expand_lab_template(std::string_view text, const TemplateVars& vars, const TemplateOrigin& origin);
 
 // The position of byte `offset` of a text whose first character is at `origin`.
 SourcePos position_in(std::string_view text, std::size_t offset, const SourcePos& origin);

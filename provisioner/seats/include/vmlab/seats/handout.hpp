@@ -13,7 +13,9 @@
 namespace vmlab {
 
 struct HandoutVm {
-    std::string name, ips, console;
+    std::string name;
+    std::vector<Ipv4> ips;  // planned
+    std::string console;
 };
 
 struct Handout {

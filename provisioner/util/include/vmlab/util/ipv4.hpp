@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vmlab {
 
@@ -34,5 +35,8 @@ std::optional<Ipv4> parse_ipv4(std::string_view text);
 std::optional<Ipv4Net> parse_ipv4_net(std::string_view text);
 std::string to_string(Ipv4 ip);
 std::string to_string(const Ipv4Net& net);
+// Each address as a dotted quad, in order (for JSON); and all of them joined by `separator`.
+std::vector<std::string> to_strings(const std::vector<Ipv4>& ips);
+std::string join(const std::vector<Ipv4>& ips, std::string_view separator);
 
 }  // namespace vmlab

@@ -61,8 +61,8 @@ using XmlString = std::unique_ptr<char, XmlStringFree>;  // a char* libvirt give
 
 // --- Errors -----------------------------------------------------------------------------------
 
-// In the message of every error caused by libvirtd going away under an open connection, so
-// that callers which only keep the text (seat results) can still tell that cause.
+// In the message of every error caused by libvirtd going away under an open connection (the
+// code says it too: LibvirtError::connection_lost).
 inline constexpr std::string_view lost_connection_text = "lost the connection to libvirtd";
 
 class LibvirtError : public vmlab::Error {
@@ -72,6 +72,8 @@ public:
 
     int code() const noexcept { return m_code; }      // virErrorNumber, e.g. VIR_ERR_NO_DOMAIN
     int domain() const noexcept { return m_domain; }  // virErrorDomain, e.g. VIR_FROM_QEMU
+    // True when libvirtd went away under the open connection (stopped, restarted, crashed).
+    bool connection_lost() const noexcept;
 
 private:
     int m_code;

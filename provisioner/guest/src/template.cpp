@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "vmlab/util/template.hpp"
@@ -107,9 +109,11 @@ SourcePos position_in(std::string_view text, std::size_t offset, const SourcePos
     return pos;
 }
 
-Expansion expand_lab_template(std::string_view text, const TemplateVars& vars, const TemplateOrigin& origin) {
+namespace {
+
+Expansion expand(std::string_view text, const std::map<std::string, std::string>& values,
+                 const std::function<std::string(const std::string&)>& unknown_message, const TemplateOrigin& origin) {
     Expansion result;
-    const std::map<std::string, std::string> values = values_of(vars);
     std::set<std::string> known;
     for (const auto& [name, _] : values) known.insert(name);
     add_objects(known);
@@ -120,13 +124,28 @@ Expansion expand_lab_template(std::string_view text, const TemplateVars& vars, c
         const bool unknown = !problem.tag.name.empty() && !known.count(problem.tag.name) &&
                              problem.message.rfind("unknown", 0) == 0;
         result.diagnostics.push_back({where, Severity::error,
-                                      unknown ? unknown_variable_message(problem.tag.name, vars)
-                                              : "template: " + problem.message});
+                                      unknown ? unknown_message(problem.tag.name) : "template: " + problem.message});
     }
     if (result.diagnostics.empty())
         if (auto error = structure_error(text, origin)) result.diagnostics.push_back(std::move(*error));
     if (result.diagnostics.empty()) result.text = expand_template(std::string(text), values);
     return result;
+}
+
+}  // namespace
+
+Expansion expand_lab_template(std::string_view text, const TemplateVars& vars, const TemplateOrigin& origin) {
+    return expand(text, values_of(vars), [&](const std::string& name) { return unknown_variable_message(name, vars); },
+                  origin);
+}
+
+Expansion expand_hostname(std::string_view text, const std::string& lab, unsigned seat, const std::string& vm,
+                          const TemplateOrigin& origin) {
+    return expand(text, {{"lab", lab}, {"seat", std::to_string(seat)}, {"vm", vm}},
+                  [](const std::string& name) {
+                      return "unknown hostname variable '" + name + "'; a hostname may use {{lab}}, {{seat}} and {{vm}}";
+                  },
+                  origin);
 }
 
 }  // namespace vmlab

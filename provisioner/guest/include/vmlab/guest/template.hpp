@@ -49,6 +49,11 @@ struct Expansion {
 
 Expansion expand_lab_template(std::string_view text, const TemplateVars& vars, const TemplateOrigin& origin);
 
+// A VM's hostname template: only {{lab}}, {{seat}} and {{vm}} (a name must not change when the
+// roster does, and DNS entries are made before any address is known to the template).
+Expansion expand_hostname(std::string_view text, const std::string& lab, unsigned seat, const std::string& vm,
+                          const TemplateOrigin& origin);
+
 // The position of byte `offset` of a text whose first character is at `origin`.
 SourcePos position_in(std::string_view text, std::size_t offset, const SourcePos& origin);
 

@@ -881,6 +881,7 @@ private:
         for (unsigned seat = 1; seat <= seats_to_check; ++seat) {
             std::map<std::string, std::string> taken;  // hostname -> VM
             for (const auto& vm : lab.vms) {
+                if (vm.hostname == vm.name && !is_valid_name(vm.name, max_vm_name)) continue;  // reported as a VM name
                 const Expansion e = expand_hostname(vm.hostname, lab.name, seat, vm.name, vm.hostname_where);
                 if (!e.diagnostics.empty()) {
                     for (const auto& d : e.diagnostics) m_sink.diagnostics().push_back(d);

@@ -875,27 +875,29 @@ private:
         }
     }
 
-    // Stops at the first problem: the others are most likely the same one in other seats.
+    // One problem per VM: the others are most likely the same one in other seats.
     void check_hostnames(const LabSpec& lab) {
+        std::set<std::string> reported;
         const unsigned seats_to_check = std::min(lab.seats, 64u);  // names differ only by {{seat}}
         for (unsigned seat = 1; seat <= seats_to_check; ++seat) {
             std::map<std::string, std::string> taken;  // hostname -> VM
             for (const auto& vm : lab.vms) {
+                if (reported.count(vm.name)) continue;
                 if (vm.hostname == vm.name && !is_valid_name(vm.name, max_vm_name)) continue;  // reported as a VM name
                 const Expansion e = expand_hostname(vm.hostname, lab.name, seat, vm.name, vm.hostname_where);
+                const SourcePos at = vm.hostname_where;
                 if (!e.diagnostics.empty()) {
                     for (const auto& d : e.diagnostics) m_sink.diagnostics().push_back(d);
-                    return;
-                }
-                const SourcePos at = vm.hostname_where;
-                if (const auto problem = hostname_problem(e.text)) {
-                    m_sink.error(at, "vms." + vm.name + ".hostname: " + *problem + (seat > 1 ? " (in seat " + std::to_string(seat) + ")" : ""));
-                    return;
-                }
-                if (const auto [it, fresh] = taken.emplace(e.text, vm.name); !fresh) {
+                    reported.insert(vm.name);
+                } else if (const auto problem = hostname_problem(e.text)) {
+                    m_sink.error(at, "vms." + vm.name + ".hostname: " + *problem +
+                                         (seat > 1 ? " (in seat " + std::to_string(seat) + ")" : ""));
+                    reported.insert(vm.name);
+                } else if (const auto [it, fresh] = taken.emplace(e.text, vm.name); !fresh) {
                     m_sink.error(at, "vms." + vm.name + ".hostname: '" + e.text + "' is also the hostname of VM '" +
-                                         it->second + "' in seat " + std::to_string(seat) + "; the VMs of a seat need different names");
-                    return;
+                                         it->second + "' in seat " + std::to_string(seat) +
+                                         "; the VMs of a seat need different names");
+                    reported.insert(vm.name);
                 }
             }
         }

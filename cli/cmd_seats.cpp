@@ -22,6 +22,7 @@
 #include "app.hpp"
 #include "time_format.hpp"
 #include "session.hpp"
+#include "vmlab/seats/access.hpp"
 #include "vmlab/seats/handout.hpp"
 #include "vmlab/seats/roster.hpp"
 #include "vmlab/util/token.hpp"
@@ -133,12 +134,50 @@ void log_issued(std::size_t issued) {
 
 struct ListOptions {
     std::string lab;
+    std::optional<unsigned> seat;
     bool json = false;
 };
+
+// `seats LAB --seat N`: what the attendee of seat N is given: each VM's hostname, address and login.
+int seat_command(StateStore& store, const LabRecord& lab, unsigned number, bool json) {
+    const auto seat = store.find_seat(lab.name, number);
+    if (!seat)
+        throw Error("lab " + lab.name + " has no seat " + std::to_string(number),
+                    "its seats are 1 to " + std::to_string(lab.seats), ExitCode::invalid);
+    const std::vector<VmAccess> vms = seat_access(store, lab.name, number);
+    if (json) {
+        using ojson = nlohmann::ordered_json;
+        auto list = ojson::array();
+        for (const auto& vm : vms) {
+            auto ips = ojson::array();
+            for (const auto& ip : vm.ips) ips.push_back(to_string(ip));
+            list.push_back({{"name", vm.vm},
+                            {"hostname", vm.hostname},
+                            {"ips", ips},
+                            {"login", vm.login ? ojson{{"user", vm.login->user}, {"password", vm.login->password}} : ojson()},
+                            {"ssh", vm.ssh_command().empty() ? ojson() : ojson(vm.ssh_command())}});
+        }
+        const ojson attendee = seat->attendee_email.empty() && seat->attendee_name.empty()
+                                   ? ojson()
+                                   : ojson{{"name", seat->attendee_name}, {"email", seat->attendee_email}};
+        std::cout << ojson{{"seat", number}, {"attendee", attendee}, {"vms", list}}.dump(2) << '\n';
+        return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& vm : vms) {
+        std::string ips;
+        for (const auto& ip : vm.ips) ips += (ips.empty() ? "" : ",") + to_string(ip);
+        rows.push_back({vm.vm, vm.hostname, ips, vm.login ? vm.login->user : "-", vm.login ? vm.login->password : "-",
+                        vm.ssh_command()});
+    }
+    print_table({"VM", "HOSTNAME", "IP", "USER", "PASSWORD", "SSH"}, rows);
+    return 0;
+}
 
 int list_command(const ListOptions& options, const GlobalOptions& global) {
     StateStore store = open_state(global);
     const LabRecord lab = require_lab(store, lab_name_from_argument(options.lab));
+    if (options.seat) return seat_command(store, lab, *options.seat, options.json);
     const auto seats = store.seats(lab.name);
     if (options.json) {
         auto out = nlohmann::ordered_json::array();
@@ -498,6 +537,8 @@ void add_seats(CLI::App& app, const GlobalOptions& global, Action& action) {
     CLI::App* cmd = app.add_subcommand("seats", "Attendees of a lab's seats: list, import a roster, assign, move, "
                                                 "unassign, export handouts with access tokens");
     cmd->add_option("lab", list->lab, "lab name (as `vmlab status` lists it): lists its seats");
+    cmd->add_option("--seat", list->seat, "one seat: each VM's hostname, addresses and login (password included)")
+        ->check(CLI::Range(1u, 10000u));
     cmd->add_flag("--json", list->json, "machine-readable output");
     cmd->require_subcommand(0, 1);
     cmd->footer("Access tokens are shown only when they are issued (import, assign, export); vmlab stores only "

@@ -31,6 +31,7 @@ std::vector<virt::StorageVol> disk_volumes(const virt::Connection& conn, const v
     const auto doc = inactive_xml(domain);
     for (auto disk : doc.child("domain").child("devices").children("disk")) {
         if (std::string(disk.attribute("device").as_string("disk")) != "disk") continue;
+        if (disk.child("readonly")) continue;  // a cloud-init seed: the same before and after a reset
         const fs::path file = disk.child("source").attribute("file").as_string();
         if (file.empty()) continue;
         if (virt::StorageVol vol = conn.find_volume(pool, file.filename().string())) vols.push_back(std::move(vol));

@@ -16,6 +16,7 @@
 #include "vmlab/util/token.hpp"
 #include "vmlab/virt/xml.hpp"
 #include "baseline.hpp"
+#include "guests.hpp"
 #include "journal.hpp"
 #include "leases.hpp"
 #include "seat_failure.hpp"
@@ -54,8 +55,8 @@ void wait_for_no_job(const virt::Domain& domain) {
 class SeatBuilder {
 public:
     SeatBuilder(virt::Connection& conn, StateStore& store, const Plan& plan, const virt::StoragePool& pool,
-                const UpOptions& options)
-        : m_conn(conn), m_store(store), m_plan(plan), m_pool(pool), m_options(options) {}
+                const UpOptions& options, std::string secret)
+        : m_conn(conn), m_store(store), m_plan(plan), m_pool(pool), m_options(options), m_secret(std::move(secret)) {}
 
     void ensure_network(const PlannedNetwork& net, unsigned seat, SeatResult& result) {
         virt::Network network = m_conn.find_network(net.libvirt_name);
@@ -78,7 +79,15 @@ public:
         }
     }
 
-    void ensure_vm(const PlannedVm& vm, SeatResult& result) {
+    void ensure_vm(const PlannedSeat& seat, const PlannedVm& vm, SeatResult& result) {
+        std::optional<NoCloudSeed> seed;
+        bool stuck = false;  // its cloud-init never finished in an earlier up: boot it afresh
+        if (vm.cloud_init) {
+            const SeatRecord attendee = m_store.find_seat(m_plan.lab, vm.seat).value_or(SeatRecord{});
+            seed = detail::vm_seed(m_plan, seat, vm, attendee, m_secret);
+            stuck = attendee.state == SeatState::failed && attendee.failure == FailureKind::not_ready &&
+                    !detail::has_running_baseline(m_conn, m_pool, vm.domain);
+        }
         virt::Domain domain = m_conn.find_domain(vm.domain);
         if (domain) {
             const auto metadata = virt::domain_metadata(domain);
@@ -92,37 +101,47 @@ public:
             if (virt::is_active(domain) && virt::state(domain) == virt::DomainState::paused &&
                 virDomainResume(domain.get()) < 0)
                 virt::throw_last_error("cannot resume paused domain " + vm.domain);
-            if (owner->config_hash == vm.config_hash) {
+            const bool reseed =
+                seed && owner->config_hash == vm.config_hash && (owner->seed_id != seed->instance_id || stuck);
+            if (owner->config_hash == vm.config_hash && !reseed) {
                 result.kept.push_back("domain " + vm.domain);
-            } else if (m_options.recreate == Recreate::yes) {
-                spdlog::info("{}: configuration changed; recreating it", vm.domain);
+            } else if (reseed || m_options.recreate == Recreate::yes) {
+                // A new seed (another attendee, login or user_data) means a fresh first boot: the
+                // guest's own disks and baseline would keep the old identity.
+                spdlog::info("{}: {}; recreating it", vm.domain,
+                             !reseed  ? "configuration changed"
+                             : stuck ? "its cloud-init did not finish last time"
+                                     : "its cloud-init seed changed (attendee, login or user_data)");
                 const detail::JournalStep step(m_store, m_plan.lab, vm.seat, "up", "remove drifted domain " + vm.domain);
-                virt::destroy(domain);
-                virt::undefine(domain);
-                // Its disks, and its running baseline: memory image and frozen layers.
-                for (const auto& vol : m_conn.all_volumes(m_pool)) {
-                    const std::string name = virt::name(vol);
-                    const bool owned = name == detail::baseline_memory_volume(vm.domain) ||
-                                       std::any_of(vm.disks.begin(), vm.disks.end(), [&](const PlannedDisk& d) {
-                                           return name == d.volume || name.starts_with(d.volume + ".");
-                                       });
-                    if (owned) virt::delete_volume(vol);
-                }
+                remove_domain(vm, domain);
                 domain.reset();
             } else {
                 result.drifted.push_back("domain " + vm.domain);
             }
         }
         for (const auto& disk : vm.disks) ensure_disk(vm, disk, result);
+        if (seed && (!domain || !m_conn.find_volume(m_pool, vm.seed_volume))) {
+            const detail::JournalStep step(m_store, m_plan.lab, vm.seat, "up", "write seed " + vm.seed_volume);
+            write_volume(m_conn, m_pool, vm.seed_volume, seed_iso_image(*seed));
+            const virt::StorageVol vol = m_conn.find_volume(m_pool, vm.seed_volume);
+            m_store.upsert_volume({m_plan.lab, vm.seat, m_plan.pool, vm.seed_volume, virt::volume_path(vol), "seed"});
+            result.created.push_back("volume " + vm.seed_volume);
+        }
         if (!domain) {
             // A graphical console reachable beyond this host gets a password (VNC allows 8 characters).
             const bool loopback = vm.console.listen.starts_with("127.");
             const std::string password = loopback ? "" : new_token().substr(token_prefix.size(), 8);
             const detail::JournalStep step(m_store, m_plan.lab, vm.seat, "up", "define domain " + vm.domain);
             domain = m_conn.define_domain(domain_xml(vm, m_plan.lab, m_plan.spec_hash, m_options.domain_type,
-                                                     m_plan.pool_path, "", password));
+                                                     m_plan.pool_path, "", password, seed ? seed->instance_id : ""));
             result.created.push_back("domain " + vm.domain);
         }
+        m_store.upsert_guest({.lab = m_plan.lab,
+                              .seat = vm.seat,
+                              .domain = vm.domain,
+                              .hostname = vm.hostname,
+                              .login_user = vm.cloud_init && vm.login ? m_plan.login.user : "",
+                              .fixed_password = m_plan.login.password.value_or("")});
         const bool captured = detail::has_running_baseline(m_conn, m_pool, vm.domain);
         VmRecord record{m_plan.lab, vm.seat, vm.spec_name, vm.domain, uuid_of(domain), vm.config_hash,
                         to_string(captured ? Baseline::running : Baseline::powered_off), VmState::defined, planned_ips(vm),
@@ -130,6 +149,11 @@ public:
         m_store.upsert_vm(record);
         if (!virt::is_active(domain)) {
             const detail::JournalStep step(m_store, m_plan.lab, vm.seat, "up", "start domain " + vm.domain);
+            // Readiness reads this boot's console: an earlier boot's "vmlab-ready" must not count.
+            if (vm.cloud_init && !captured) {
+                std::error_code ignored;
+                std::filesystem::remove(m_plan.pool_path + "/" + vm.domain + ".console.log", ignored);
+            }
             virt::start(domain);
             result.started.push_back(vm.domain);
         }
@@ -138,6 +162,21 @@ public:
     }
 
 private:
+    // The domain with its disks, seed and running baseline (memory image and frozen layers).
+    void remove_domain(const PlannedVm& vm, const virt::Domain& domain) {
+        virt::destroy(domain);
+        virt::undefine(domain);
+        for (const auto& vol : m_conn.all_volumes(m_pool)) {
+            const std::string name = virt::name(vol);
+            const bool owned = name == detail::baseline_memory_volume(vm.domain) ||
+                               (!vm.seed_volume.empty() && name == vm.seed_volume) ||
+                               std::any_of(vm.disks.begin(), vm.disks.end(), [&](const PlannedDisk& d) {
+                                   return name == d.volume || name.starts_with(d.volume + ".");
+                               });
+            if (owned) virt::delete_volume(vol);
+        }
+    }
+
     void ensure_disk(const PlannedVm& vm, const PlannedDisk& disk, SeatResult& result) {
         if (m_conn.find_volume(m_pool, disk.volume)) return;
         std::string backing_path;
@@ -162,6 +201,7 @@ private:
     const Plan& m_plan;
     const virt::StoragePool& m_pool;
     const UpOptions& m_options;
+    std::string m_secret;  // the lab's, for the attendees' passwords
 };
 
 virt::StoragePool ensure_pool(virt::Connection& conn, const Plan& plan) {
@@ -227,6 +267,28 @@ void wait_for_planned_leases(virt::Connection& conn, const Plan& plan, std::chro
     }
 }
 
+// The last `lines` lines of a console log, for an error message.
+std::string console_tail(const std::string& log_path, std::size_t lines = 15) {
+    std::ifstream in(log_path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string all = text.str();
+    std::size_t start = all.size();
+    for (std::size_t n = 0; n <= lines && start > 0; ++n) {
+        const auto nl = all.rfind('\n', start - 1);
+        if (nl == std::string::npos) {
+            start = 0;
+            break;
+        }
+        start = nl;
+        if (n == lines) ++start;
+    }
+    std::string tail = all.substr(start);
+    for (char& c : tail)
+        if (c == '\r' || (static_cast<unsigned char>(c) < 32 && c != '\n')) c = ' ';
+    return tail;
+}
+
 bool console_says(const std::string& log_path, const std::string& line) {
     std::ifstream in(log_path, std::ios::binary);
     std::stringstream text;
@@ -270,9 +332,12 @@ void Engine::capture_baselines(const Plan& plan, const virt::StoragePool& pool, 
             const std::string log = plan.pool_path + "/" + vm.domain + ".console.log";
             while (!vm.ready_console.empty() && !console_says(log, vm.ready_console)) {
                 if (Clock::now() > deadline)
-                    throw detail::SeatFailed(FailureKind::not_ready, vm.domain + " did not print '" + vm.ready_console +
-                                                                         "' on its console within " +
-                                                                         std::to_string(timeout.count()) + " s (see " + log + ")");
+                    throw detail::SeatFailed(
+                        FailureKind::not_ready,
+                        vm.domain + (vm.cloud_init ? " did not finish cloud-init (no '" : " did not print '") +
+                            vm.ready_console + (vm.cloud_init ? "')" : "'") + " on its console within " +
+                            std::to_string(timeout.count()) + " s; `vmlab up` again retries it. The end of " + log +
+                            ":\n" + console_tail(log));
                 std::this_thread::sleep_for(std::chrono::milliseconds(250));
             }
             const virt::Domain domain = m_conn.find_domain(vm.domain);
@@ -312,7 +377,10 @@ UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& optio
         const virt::StorageVol vol = m_conn.find_volume(pool, image.volume);
         m_store.upsert_volume({plan.lab, 0, plan.pool, image.volume, virt::volume_path(vol), "base"});
     }
-    SeatBuilder builder(m_conn, m_store, plan, pool, options);
+    const bool any_cloud_init = std::any_of(plan.seats.begin(), plan.seats.end(), [](const PlannedSeat& s) {
+        return std::any_of(s.vms.begin(), s.vms.end(), [](const PlannedVm& vm) { return vm.cloud_init; });
+    });
+    SeatBuilder builder(m_conn, m_store, plan, pool, options, any_cloud_init ? m_store.lab_secret(plan.lab) : "");
     SeatResult shared;
     for (const auto& net : plan.shared_networks) builder.ensure_network(net, 0, shared);
 
@@ -328,7 +396,7 @@ UpReport Engine::up(const LabSpec& lab, const Plan& plan, const UpOptions& optio
         try {
             m_store.upsert_seat({plan.lab, seat.number, SeatState::pending, "", "", "", 0});
             for (const auto& net : seat.networks) builder.ensure_network(net, seat.number, result);
-            for (const auto& vm : seat.vms) builder.ensure_vm(vm, result);
+            for (const auto& vm : seat.vms) builder.ensure_vm(seat, vm, result);
             result.ok = true;
         } catch (const std::exception& e) {
             result.error = e.what();

@@ -14,6 +14,8 @@
 #include <system_error>
 #include <toml++/toml.h>
 
+#include "vmlab/guest/checks.hpp"
+#include "vmlab/guest/template.hpp"
 #include "vmlab/lab/addresses.hpp"
 #include "vmlab/lab/names.hpp"
 
@@ -552,11 +554,13 @@ public:
         if (lab_table) read_lab(*lab_table, lab);
         m_inline_templates = reader.table("templates");
         if (const toml::table* nets = reader.table("networks")) read_networks(*nets, lab);
+        if (const toml::table* login = reader.table("login")) read_login(*login, lab);
         if (const toml::table* vms = reader.table("vms")) read_vms(*vms, lab);
         reader.check_unknown();
         if (m_inline_templates) check_inline_templates(*m_inline_templates);
 
         check_addresses(lab, root);
+        check_guests(lab);
         return finish(std::move(lab));
     }
 
@@ -691,6 +695,53 @@ private:
             m_sink.error(m_sink.where(nets), "a lab may define at most " + std::to_string(max_networks) + " networks");
     }
 
+    // [login]: the attendee's account on every cloud-init VM.
+    void read_login(const toml::table& t, LabSpec& lab) {
+        TableReader r(t, "login", m_sink);
+        m_login_pos = m_sink.where(t);
+        if (auto user = r.string("user")) {
+            if (is_valid_user_name(*user))
+                lab.login.user = *user;
+            else
+                m_sink.error(r.value_pos("user"), "login.user: '" + *user +
+                                                      "' is not a Linux user name: use lowercase letters, digits, '_' and '-', "
+                                                      "starting with a letter, at most 32 characters (and not root)");
+        }
+        if (auto password = r.string("password")) {
+            if (*password == "random")
+                lab.login.password.reset();
+            else if (password->empty())
+                m_sink.error(r.value_pos("password"), "login.password: empty; write \"random\" (a password per seat) or a fixed one");
+            else if (password->find_first_of("\n\r:") != std::string::npos)
+                m_sink.error(r.value_pos("password"), "login.password: a password cannot hold ':' or line breaks");
+            else
+                lab.login.password = *password;
+        }
+        if (const toml::array* keys = r.array("ssh_keys")) {
+            for (const auto& key : *keys) {
+                const auto text = key.value<std::string>();
+                if (!key.is_string() || !text) {
+                    m_sink.error(m_sink.where(key), "login.ssh_keys: expected a public key as a string, found " + type_name(key));
+                    continue;
+                }
+                if (const auto problem = ssh_public_key_problem(*text))
+                    m_sink.error(m_sink.where(key), "login.ssh_keys: " + *problem);
+                else
+                    lab.login.ssh_keys.push_back(*text);
+            }
+        }
+        if (auto sudo = r.boolean("sudo")) lab.login.sudo = *sudo;
+        r.check_unknown();
+    }
+
+    static bool is_valid_user_name(const std::string& name) {
+        if (name.empty() || name.size() > 32 || name == "root") return false;
+        if (name.front() < 'a' || name.front() > 'z') return false;
+        return std::all_of(name.begin(), name.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        });
+    }
+
     void read_vms(const toml::table& vms, LabSpec& lab) {
         std::vector<std::string> network_names;
         for (auto& n : lab.networks) network_names.push_back(n.name);
@@ -750,6 +801,7 @@ private:
             if (auto v = r.choice("console", console_choices)) vm.console.kind = *v;
             vm.baseline = r.choice("baseline", baseline_choices).value_or(m_lab_baseline);
             vm.ready_console = r.string("ready_console").value_or("");
+            read_guest(r, ctx, tpl, vm);
             if (auto listen = r.string("console_listen")) {
                 if (parse_ipv4(*listen))
                     vm.console.listen = *listen;
@@ -765,6 +817,111 @@ private:
         }
         if (lab.vms.size() > max_vms)
             m_sink.error(m_sink.where(vms), "a lab may define at most " + std::to_string(max_vms) + " VMs per seat");
+    }
+
+    // hostname (any VM: its DNS name), and for cloud-init VMs user_data and login.
+    void read_guest(TableReader& r, const std::string& ctx, const TemplateSpec* tpl, VmSpec& vm) {
+        vm.cloud_init = tpl && tpl->cloud_init;
+        vm.hostname = vm.name;
+        vm.hostname_where = vm.where;
+        if (auto hostname = r.string("hostname")) {
+            vm.hostname = *hostname;
+            vm.hostname_where = r.value_pos("hostname");
+            ++vm.hostname_where.column;  // past the opening quote
+        }
+        const auto user_data = r.string("user_data");
+        const auto login = r.boolean("login");
+        if (tpl && !vm.cloud_init) {
+            for (const char* key : {"user_data", "login"})
+                if (r.node(key))
+                    m_sink.error(r.key_pos(key), ctx + "." + key + ": template '" + tpl->name +
+                                                     "' does not run cloud-init; set cloud_init = true in the template if its "
+                                                     "image has cloud-init");
+            return;
+        }
+        if (!vm.cloud_init) return;
+        if (tpl->image.empty() && !m_failed_templates.count(tpl->name))
+            m_sink.error(vm.where, ctx + ": template '" + tpl->name +
+                                       "' has cloud_init = true but no image; cloud-init runs from the guest's disk image");
+        if (login) vm.login = *login;
+        if (user_data) {
+            const fs::path file = absolute_from(m_file, *user_data);
+            UserDataFile read = read_user_data(file, r.value_pos("user_data"));
+            for (auto& d : read.diagnostics) m_sink.diagnostics().push_back(std::move(d));
+            if (read.text) {
+                vm.user_data = std::move(*read.text);
+                vm.user_data_file = file.string();
+            }
+        }
+    }
+
+    // Templates and names of cloud-init VMs, with every seat's values: hostnames are DNS labels
+    // and unique in their seat; user_data uses known variables and is a cloud-config once
+    // expanded (with sample values for the attendee and addresses).
+    void check_guests(const LabSpec& lab) {
+        bool any_cloud_init = false;
+        for (const auto& vm : lab.vms) any_cloud_init = any_cloud_init || vm.cloud_init;
+        if (m_login_pos && !any_cloud_init)
+            m_sink.warning(*m_login_pos, "[login] has no effect: no VM uses a template with cloud_init = true");
+        if (lab.name.empty()) return;
+        check_hostnames(lab);
+        for (const auto& vm : lab.vms) {
+            if (vm.user_data.empty()) continue;
+            const SourcePos origin{vm.user_data_file, 1, 1};
+            const Expansion e = expand_lab_template(vm.user_data, sample_vars(lab, vm), origin);
+            for (const auto& d : e.diagnostics) m_sink.diagnostics().push_back(d);
+            if (e.diagnostics.empty())
+                for (auto& d : check_cloud_config(e.text, origin)) m_sink.diagnostics().push_back(std::move(d));
+        }
+    }
+
+    // One problem per VM: the others are most likely the same one in other seats.
+    void check_hostnames(const LabSpec& lab) {
+        std::set<std::string> reported;
+        const unsigned seats_to_check = std::min(lab.seats, 64u);  // names differ only by {{seat}}
+        for (unsigned seat = 1; seat <= seats_to_check; ++seat) {
+            std::map<std::string, std::string> taken;  // hostname -> VM
+            for (const auto& vm : lab.vms) {
+                if (reported.count(vm.name)) continue;
+                if (vm.hostname == vm.name && !is_valid_name(vm.name, max_vm_name)) continue;  // reported as a VM name
+                const Expansion e = expand_hostname(vm.hostname, lab.name, seat, vm.name, vm.hostname_where);
+                const SourcePos at = vm.hostname_where;
+                if (!e.diagnostics.empty()) {
+                    for (const auto& d : e.diagnostics) m_sink.diagnostics().push_back(d);
+                    reported.insert(vm.name);
+                } else if (const auto problem = hostname_problem(e.text)) {
+                    m_sink.error(at, "vms." + vm.name + ".hostname: " + *problem +
+                                         (seat > 1 ? " (in seat " + std::to_string(seat) + ")" : ""));
+                    reported.insert(vm.name);
+                } else if (const auto [it, fresh] = taken.emplace(e.text, vm.name); !fresh) {
+                    m_sink.error(at, "vms." + vm.name + ".hostname: '" + e.text + "' is also the hostname of VM '" +
+                                         it->second + "' in seat " + std::to_string(seat) +
+                                         "; the VMs of a seat need different names");
+                    reported.insert(vm.name);
+                }
+            }
+        }
+    }
+
+    // Seat 1's values, with sample ones for what only `up` knows (attendee, password, addresses).
+    static TemplateVars sample_vars(const LabSpec& lab, const VmSpec& vm) {
+        TemplateVars vars;
+        vars.lab = lab.name;
+        vars.seat = 1;
+        vars.vm = vm.name;
+        vars.hostname = vm.hostname;
+        vars.attendee.name = "Ada Lovelace";
+        vars.attendee.email = "ada@example.org";
+        vars.login.user = lab.login.user;
+        vars.login.password = lab.login.password.value_or("sample-password");
+        const Ipv4 sample = *parse_ipv4("192.0.2.10");
+        for (const auto& other : lab.vms) {
+            TemplateVm entry{other.hostname, {}};
+            for (const auto& nic : other.nics) entry.ips[nic.network] = sample;
+            if (&other == &vm) vars.ips = entry.ips;
+            vars.vms[other.name] = std::move(entry);
+        }
+        return vars;
     }
 
     void read_nics(const toml::array& nics, const std::string& ctx, const std::vector<std::string>& network_names,
@@ -899,7 +1056,8 @@ private:
 
     static const std::vector<std::string>& template_keys() {
         static const std::vector<std::string> keys{"extends", "image",    "format", "kernel",   "initrd",   "cmdline",
-                                                   "firmware", "cpu",     "vcpus",  "memory",   "disk",     "nic_model"};
+                                                   "firmware", "cpu",     "vcpus",  "memory",   "disk",     "nic_model",
+                                                   "cloud_init"};
         return keys;
     }
 
@@ -938,6 +1096,7 @@ private:
         r.size("memory", min_memory, max_memory);
         r.size("disk", 1 << 20, max_disk);
         r.choice("nic_model", nic_choices);
+        r.boolean("cloud_init");
     }
 
     bool read_template(const toml::table& merged, const std::map<std::string, const toml::node*>& originals,
@@ -962,6 +1121,7 @@ private:
         if (auto v = r.size("memory", min_memory, max_memory)) tpl.memory_bytes = *v;
         if (auto v = r.size("disk", 1 << 20, max_disk)) tpl.disk_bytes = *v;
         if (auto v = r.choice("nic_model", nic_choices)) tpl.nic_model = *v;
+        if (auto v = r.boolean("cloud_init")) tpl.cloud_init = *v;
         if (!tpl.image.empty()) {
             const ImageFacts facts = inspect_image(tpl.image);
             std::error_code ec;
@@ -1133,6 +1293,7 @@ private:
     std::set<std::string> m_networks_with_bad_address;  // with a NIC whose address is wrong
     Baseline m_lab_baseline = Baseline::running;
     SourcePos m_cidr_pos;
+    std::optional<SourcePos> m_login_pos;  // where [login] is, if it is
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "vmlab/plan/plan.hpp"
 
+#include "vmlab/guest/template.hpp"
+#include "vmlab/guest/cloud_config.hpp"
 #include "vmlab/lab/addresses.hpp"
 #include "vmlab/lab/names.hpp"
 #include "vmlab/util/hash.hpp"
@@ -54,6 +56,8 @@ std::string vm_fingerprint(const PlannedVm& vm) {
     for (const auto& n : vm.nics)
         text += "|nic:" + n.network + ':' + n.mac + ':' + (n.ip ? to_string(*n.ip) : "") + ':' + to_string(n.model);
     for (auto b : vm.boot) text += "|boot:" + to_string(b);
+    // Written only when there is a seed, so labs without cloud-init keep their hashes.
+    if (vm.cloud_init) text += "|seed:" + vm.seed_volume + ':' + vm.seed_target + ':' + vm.hostname;
     return text;
 }
 
@@ -81,6 +85,7 @@ Plan make_plan(const LabSpec& lab) {
     plan.pool = pool_name(lab.name);
     plan.pool_path = lab.storage;
     plan.ready_timeout_seconds = lab.ready_timeout_seconds;
+    plan.login = lab.login;
     const std::uint16_t lab_hash = lab_hash16(lab.name);
     const SubnetLayout layout = layout_subnets(lab);
 
@@ -146,6 +151,9 @@ Plan make_plan(const LabSpec& lab) {
             vm.cmdline = tpl.cmdline;
             vm.boot = spec.boot;
             vm.console = spec.console;
+            // The loader checked the template; a problem left means the spec was not loaded.
+            const Expansion hostname = expand_hostname(spec.hostname, lab.name, number, spec.name, spec.hostname_where);
+            vm.hostname = hostname.diagnostics.empty() ? hostname.text : spec.name;
             char target = 'a';
             if (!tpl.image.empty())
                 vm.disks.push_back({vm.domain + "-root.qcow2", std::max(spec.disk_bytes, tpl.image_virtual_bytes),
@@ -166,7 +174,11 @@ Plan make_plan(const LabSpec& lab) {
                     const std::uint32_t offset = net->scope == NetworkScope::lab ? (number - 1) * nics_per_seat[nic_spec.network] : 0;
                     nic.ip = net->subnet.host(*nic_spec.host + offset);
                 }
-                if (nic.ip && net->dhcp_first) net->hosts.push_back({nic.mac, *nic.ip, vm.domain});
+                // On a seat's own network the VM answers to its hostname; lab-wide networks keep the
+                // domain name, unique across seats.
+                const std::string dns_name = net->scope == NetworkScope::seat ? vm.hostname : vm.domain;
+                if (nic.ip && net->dhcp_first) net->hosts.push_back({nic.mac, *nic.ip, dns_name});
+                if (nic.ip && net->gateway) net->dns.push_back({*nic.ip, dns_name});
                 vm.nics.push_back(nic);
             }
             const bool has_lease = std::any_of(vm.nics.begin(), vm.nics.end(), [&](const PlannedNic& n) {
@@ -174,6 +186,16 @@ Plan make_plan(const LabSpec& lab) {
                 return n.ip && net && net->dhcp_first;
             });
             vm.ready_console = spec.ready_console;
+            if (spec.cloud_init) {
+                vm.cloud_init = true;
+                vm.login = spec.login;
+                vm.user_data = spec.user_data;
+                vm.user_data_file = spec.user_data_file;
+                vm.seed_volume = vm.domain + "-seed.iso";
+                vm.seed_target = std::string("vd") + target++;
+                // Ready once cloud-init finished: vmlab's final_message on the serial console.
+                if (vm.ready_console.empty()) vm.ready_console = ready_marker(vm.domain);
+            }
             vm.baseline = spec.baseline == Baseline::running && (has_lease || !spec.ready_console.empty())
                               ? Baseline::running
                               : Baseline::powered_off;

@@ -11,11 +11,13 @@ json optional_ip(const std::optional<Ipv4>& ip) { return ip ? json(to_string(*ip
 json network_json(const PlannedNetwork& n) {
     json hosts = json::array();
     for (const auto& h : n.hosts) hosts.push_back({{"mac", h.mac}, {"ip", to_string(h.ip)}, {"hostname", h.hostname}});
+    json dns = json::array();
+    for (const auto& d : n.dns) dns.push_back({{"ip", to_string(d.ip)}, {"hostname", d.hostname}});
     json dhcp = n.dhcp_first ? json{{"first", to_string(*n.dhcp_first)}, {"last", to_string(*n.dhcp_last)}, {"hosts", hosts}}
                              : json(nullptr);
     return {{"name", n.spec_name},     {"libvirt_name", n.libvirt_name}, {"bridge", n.bridge},
             {"mode", to_string(n.mode)}, {"scope", to_string(n.scope)},    {"subnet", to_string(n.subnet)},
-            {"gateway", optional_ip(n.gateway)}, {"dhcp", dhcp}};
+            {"gateway", optional_ip(n.gateway)}, {"dhcp", dhcp}, {"dns", dns}};
 }
 
 json vm_json(const PlannedVm& vm) {
@@ -44,6 +46,11 @@ json vm_json(const PlannedVm& vm) {
             {"nics", nics},
             {"console", {{"type", to_string(vm.console.kind)}, {"listen", vm.console.listen}}},
             {"baseline", to_string(vm.baseline)},
+            {"hostname", vm.hostname},
+            {"cloud_init", vm.cloud_init ? json{{"seed_volume", vm.seed_volume}, {"seed_target", vm.seed_target},
+                                                {"login", vm.login},
+                                                {"user_data", vm.user_data_file.empty() ? json(nullptr) : json(vm.user_data_file)}}
+                                         : json(nullptr)},
             {"config_hash", vm.config_hash}};
 }
 

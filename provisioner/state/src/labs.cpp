@@ -4,6 +4,7 @@
 #include "store_detail.hpp"
 #include "vmlab/state/state.hpp"
 #include "vmlab/util/error.hpp"
+#include "vmlab/util/password.hpp"
 
 namespace vmlab {
 
@@ -59,6 +60,20 @@ std::vector<LabRecord> StateStore::labs() {
     std::vector<LabRecord> result;
     while (query.step()) result.push_back(read_lab(query));
     return result;
+}
+
+std::string StateStore::lab_secret(const std::string& lab) {
+    const auto lock = m_db->lock();
+    sqlite::Transaction transaction(*m_db);
+    sqlite::Statement query(*m_db, "SELECT secret FROM labs WHERE name = ?1");
+    if (!query.bind(lab).step()) throw Error("no lab named " + lab + " in " + path().string(), "run `vmlab up` first");
+    std::string secret = query.text(0);
+    if (secret.empty()) {
+        secret = new_secret();
+        sqlite::Statement(*m_db, "UPDATE labs SET secret = ?2 WHERE name = ?1").bind(lab, secret).step();
+    }
+    transaction.commit();
+    return secret;
 }
 
 void StateStore::delete_lab(const std::string& name) {

@@ -120,6 +120,22 @@ CREATE INDEX journal_by_lab ON journal (lab, seat);
 ALTER TABLE seats ADD COLUMN failure TEXT NOT NULL DEFAULT '';
 UPDATE seats SET failure = 'other' WHERE state = 'failed';
 )sql",
+    // The lab's secret (64 hex digits), from which the attendees' passwords are derived; it
+    // goes with the lab's row, so `down` forgets it and the next `up` gives new passwords.
+    // guests: each VM's hostname and the attendee's account on it ('' = none); a fixed
+    // password from the lab file is kept as the lab file itself is (spec_text).
+    R"sql(
+ALTER TABLE labs ADD COLUMN secret TEXT NOT NULL DEFAULT '';
+CREATE TABLE guests (
+    lab        TEXT NOT NULL REFERENCES labs (name) ON DELETE CASCADE,
+    seat       INTEGER NOT NULL,
+    domain     TEXT NOT NULL,
+    hostname   TEXT NOT NULL,
+    login_user TEXT NOT NULL,
+    fixed_password TEXT NOT NULL,
+    PRIMARY KEY (lab, domain)
+);
+)sql",
 };
 static_assert(std::size(migrations) == StateStore::schema_version);
 

@@ -67,6 +67,31 @@ std::vector<VmRecord> StateStore::vms(const std::string& lab) {
 void StateStore::delete_vm(const std::string& lab, const std::string& domain) {
     const auto lock = m_db->lock();
     sqlite::Statement(*m_db, "DELETE FROM vms WHERE lab = ?1 AND domain = ?2").bind(lab, domain).step();
+    sqlite::Statement(*m_db, "DELETE FROM guests WHERE lab = ?1 AND domain = ?2").bind(lab, domain).step();
+}
+
+void StateStore::upsert_guest(const GuestRecord& guest) {
+    const auto lock = m_db->lock();
+    sqlite::Statement(*m_db, R"sql(
+        INSERT INTO guests (lab, seat, domain, hostname, login_user, fixed_password)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        ON CONFLICT (lab, domain) DO UPDATE SET
+            seat = excluded.seat, hostname = excluded.hostname, login_user = excluded.login_user,
+            fixed_password = excluded.fixed_password)sql")
+        .bind(guest.lab, guest.seat, guest.domain, guest.hostname, guest.login_user, guest.fixed_password)
+        .step();
+}
+
+std::vector<GuestRecord> StateStore::guests(const std::string& lab) {
+    const auto lock = m_db->lock();
+    sqlite::Statement query(*m_db, R"sql(
+        SELECT lab, seat, domain, hostname, login_user, fixed_password
+        FROM guests WHERE lab = ?1 ORDER BY seat, domain)sql");
+    query.bind(lab);
+    std::vector<GuestRecord> result;
+    while (query.step())
+        result.push_back({query.text(0), query.number(1), query.text(2), query.text(3), query.text(4), query.text(5)});
+    return result;
 }
 
 }  // namespace vmlab

@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <pugixml.hpp>
 #include <sstream>
 
@@ -35,7 +37,62 @@ int read_chunk(virStreamPtr, char* data, size_t bytes, void* opaque) {
     return static_cast<int>(::read(fd, data, bytes));
 }
 
+struct MemorySource {
+    const std::string& bytes;
+    std::size_t sent = 0;
+};
+
+int read_memory(virStreamPtr, char* data, size_t bytes, void* opaque) {
+    auto& source = *static_cast<MemorySource*>(opaque);
+    const std::size_t n = std::min(bytes, source.bytes.size() - source.sent);
+    std::copy_n(source.bytes.data() + source.sent, n, data);
+    source.sent += n;
+    return static_cast<int>(n);
+}
+
 }  // namespace
+
+void write_volume(virt::Connection& conn, const virt::StoragePool& pool, const std::string& name, const std::string& bytes) {
+    const std::string partial = name + ".partial";
+    if (virt::StorageVol stale = conn.find_volume(pool, partial)) virt::delete_volume(stale);
+    virt::StorageVol volume = conn.create_volume(pool, raw_volume_xml(partial, bytes.size()));
+    const std::string what = "cannot write volume " + name;
+    try {
+        virt::Stream stream{virStreamNew(conn.get(), 0)};
+        if (!stream) virt::throw_last_error(what);
+        if (virStorageVolUpload(volume.get(), stream.get(), 0, bytes.size(), 0) < 0) {
+            const virErrorPtr err = virGetLastError();
+            if (!err || err->code != VIR_ERR_NO_SUPPORT) virt::throw_last_error(what);
+            spdlog::debug("{}: the driver stores no data; an empty volume stands in", name);
+            virt::delete_volume(volume);
+            if (virt::StorageVol old = conn.find_volume(pool, name)) virt::delete_volume(old);
+            conn.create_volume(pool, raw_volume_xml(name, bytes.size()));
+            return;
+        }
+        MemorySource source{bytes};
+        if (virStreamSendAll(stream.get(), read_memory, &source) < 0) {
+            try {
+                virt::throw_last_error(what);
+            } catch (...) {
+                virStreamAbort(stream.get());
+                throw;
+            }
+        }
+        if (virStreamFinish(stream.get()) < 0) virt::throw_last_error(what);
+        static std::mutex renames;  // seats write their seeds in parallel; one rename and refresh at a time
+        std::lock_guard lock(renames);
+        const std::filesystem::path path = virt::volume_path(volume);
+        std::filesystem::rename(path, path.parent_path() / name);
+        virt::refresh(pool);
+    } catch (...) {
+        try {
+            if (virt::StorageVol left = conn.find_volume(pool, partial)) virt::delete_volume(left);
+        } catch (const std::exception& e) {
+            spdlog::warn("could not remove the half-written volume {}: {}", partial, e.what());
+        }
+        throw;
+    }
+}
 
 Imported import_image(virt::Connection& conn, const virt::StoragePool& pool, const PlannedBaseImage& image) {
     if (conn.find_volume(pool, image.volume)) return Imported::already_there;

@@ -112,6 +112,14 @@ void add_devices(pugi::xml_node domain, const PlannedVm& vm, const std::string& 
         child(node, "source", {{"file", pool_path + "/" + disk.volume}});
         child(node, "target", {{"dev", disk.target}, {"bus", "virtio"}});
     }
+    if (!vm.seed_volume.empty()) {
+        // The NoCloud seed: a read-only virtio disk (Debian's cloud kernel sees no SATA cdrom on q35).
+        pugi::xml_node node = child(devices, "disk", {{"type", "file"}, {"device", "disk"}});
+        child(node, "driver", {{"name", "qemu"}, {"type", "raw"}});
+        child(node, "source", {{"file", pool_path + "/" + vm.seed_volume}});
+        child(node, "target", {{"dev", vm.seed_target}, {"bus", "virtio"}});
+        child(node, "readonly");
+    }
     for (const PlannedNic& nic : vm.nics) {
         pugi::xml_node node = child(devices, "interface", {{"type", "network"}});
         child(node, "mac", {{"address", nic.mac}});
@@ -160,6 +168,7 @@ std::optional<VmMetadata> read_metadata(pugi::xml_node element) {
     metadata.vm = element.attribute("vm").value();
     metadata.spec_hash = element.attribute("spec-hash").value();
     metadata.config_hash = element.attribute("config-hash").value();
+    metadata.seed_id = element.attribute("seed-id").value();
     return metadata;
 }
 
@@ -167,7 +176,8 @@ std::optional<VmMetadata> read_metadata(pugi::xml_node element) {
 
 std::string domain_xml(const PlannedVm& vm, const std::string& lab, const std::string& spec_hash,
                        const std::string& domain_type, const std::string& pool_path,
-                       const std::string& emulator, const std::string& console_password) {
+                       const std::string& emulator, const std::string& console_password,
+                       const std::string& seed_id) {
     pugi::xml_document doc;
     pugi::xml_node domain = child(doc, "domain", {{"type", domain_type}});
     text_child(domain, "name", vm.domain);
@@ -177,6 +187,7 @@ std::string domain_xml(const PlannedVm& vm, const std::string& lab, const std::s
     metadata.append_attribute("vm").set_value(vm.spec_name.c_str());
     metadata.append_attribute("spec-hash").set_value(spec_hash.c_str());
     metadata.append_attribute("config-hash").set_value(vm.config_hash.c_str());
+    if (!seed_id.empty()) metadata.append_attribute("seed-id").set_value(seed_id.c_str());
     add_os(domain, vm, pool_path);
     pugi::xml_node features = child(domain, "features");
     child(features, "acpi");
@@ -201,6 +212,11 @@ std::string network_xml(const PlannedNetwork& net, const std::string& lab, unsig
     add_metadata(network, lab, seat);
     if (net.mode == NetworkMode::nat) child(network, "forward", {{"mode", "nat"}});
     child(network, "bridge", {{"name", net.bridge}, {"stp", "on"}, {"delay", "0"}});
+    if (has_ip && !net.dns.empty()) {
+        pugi::xml_node dns = child(network, "dns");
+        for (const PlannedDnsName& name : net.dns)
+            text_child(child(dns, "host", {{"ip", to_string(name.ip)}}), "hostname", name.hostname);
+    }
     if (has_ip) {
         pugi::xml_node ip = child(network, "ip", {{"address", to_string(*net.gateway)},
                                                   {"prefix", std::to_string(net.subnet.prefix)}});

@@ -1451,6 +1451,152 @@ std::string dotted_key(std::size_t parts, const std::string& part = "a", const s
     return key;
 }
 
+// --- cloud-init guests ([login], cloud_init, hostname, user_data, login) ------------------------
+
+constexpr const char* guest_lab_head = R"([lab]
+name = "g"
+seats = 2
+cidr = "10.9.0.0/16"
+
+[templates.cloud]
+image = "base.qcow2"
+format = "raw"
+cloud_init = true
+
+[templates.plain]
+image = "base.qcow2"
+format = "raw"
+
+[networks.lan]
+)";
+
+TEST_F(LoaderTest, ReadsLoginHostnameUserDataAndLogin) {
+    write("base.qcow2", "raw");
+    write("web.yaml", "#cloud-config\nruncmd:\n  - echo {{seat}} {{attendee.name}} {{ip.lan}} {{vms.db.ip.lan}}\n");
+    const LoadResult r = load(std::string(guest_lab_head) + R"(
+[login]
+user = "attendee"
+password = "Fixed-Passw0rd"
+ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIe802PKvXXQrJsUaALxrjZGDryVhHjCZrjDOPEoNaLM presenter@laptop"]
+sudo = false
+
+[vms.web]
+template = "cloud"
+hostname = "web-{{seat}}"
+user_data = "web.yaml"
+
+[vms.db]
+template = "cloud"
+login = false
+)");
+    ASSERT_TRUE(r.lab) << dump(r.diagnostics);
+    EXPECT_EQ(r.lab->login.user, "attendee");
+    EXPECT_EQ(r.lab->login.password, "Fixed-Passw0rd");
+    ASSERT_EQ(r.lab->login.ssh_keys.size(), 1u);
+    EXPECT_FALSE(r.lab->login.sudo);
+    const VmSpec& web = r.lab->vms[1];
+    EXPECT_EQ(web.name, "web");
+    EXPECT_TRUE(web.cloud_init);
+    EXPECT_EQ(web.hostname, "web-{{seat}}");
+    EXPECT_EQ(web.user_data_file, (dir() / "web.yaml").string());
+    EXPECT_TRUE(web.login);
+    EXPECT_FALSE(r.lab->vms[0].login);
+    EXPECT_EQ(r.lab->vms[0].hostname, "db");
+}
+
+TEST_F(LoaderTest, LoginDefaultsToStudentWithARandomPasswordAndSudo) {
+    write("base.qcow2", "raw");
+    const LoadResult r = load(std::string(guest_lab_head) + "[vms.web]\ntemplate = \"cloud\"\n");
+    ASSERT_TRUE(r.lab) << dump(r.diagnostics);
+    EXPECT_EQ(r.lab->login.user, "student");
+    EXPECT_FALSE(r.lab->login.password);
+    EXPECT_TRUE(r.lab->login.sudo);
+}
+
+TEST_F(LoaderTest, ReportsEveryGuestMistakeAtOnceWithItsPlace) {
+    write("base.qcow2", "raw");
+    write("bad.yaml", "#cloud-config\nruncmd:\n  - echo {{seet}}\n");
+    write("script.sh", "#!/bin/sh\necho hi\n");
+    write("broken.yaml", "#cloud-config\nruncmd: [\n");
+    write("big.yaml", "#cloud-config\n" + std::string(70000, '#'));
+    const LoadResult r = load(std::string(guest_lab_head) + R"(
+[login]
+user = "Root"
+ssh_keys = ["ssh-ed25519 AAAA", 7]
+colour = "blue"
+
+[vms.a]
+template = "cloud"
+hostname = "A_{{seat}}"
+user_data = "missing.yaml"
+
+[vms.b]
+template = "cloud"
+hostname = "b-{{attendee.name}}"
+user_data = "bad.yaml"
+
+[vms.c]
+template = "plain"
+user_data = "script.sh"
+login = false
+
+[vms.d]
+template = "cloud"
+user_data = "script.sh"
+
+[vms.e]
+template = "cloud"
+user_data = "broken.yaml"
+
+[vms.f]
+template = "cloud"
+user_data = "big.yaml"
+)");
+    const std::string lab = lab_file();
+    EXPECT_FALSE(r.lab);
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab, 18, 8, "login.user: 'Root' is not a Linux user name"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab, 19, 13, "login.ssh_keys: the key data is not a ssh-ed25519 key"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab, 19, 33, "login.ssh_keys: expected a public key as a string"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab, 20, 1, "unknown key 'login.colour'"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab, 24, 13, "vms.a.hostname: 'A_1' has capital letters"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab, 25, 13, "does not exist (the path is relative to the lab file)"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab, 29, 15, "unknown hostname variable 'attendee.name'"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, (dir() / "bad.yaml").string(), 3, 10, "unknown template variable 'seet'"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab, 34, 1, "vms.c.user_data: template 'plain' does not run cloud-init"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab, 35, 1, "vms.c.login: template 'plain' does not run cloud-init"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, (dir() / "script.sh").string(), 1, 1, "the first line must be '#cloud-config'"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, (dir() / "broken.yaml").string(), 3, 1, "not valid YAML"));
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab, 47, 13, "more than the 64 KiB"));
+}
+
+TEST_F(LoaderTest, HostnamesMustDifferWithinASeat) {
+    write("base.qcow2", "raw");
+    const LoadResult r = load(std::string(guest_lab_head) + "[vms.a]\ntemplate = \"cloud\"\nhostname = \"x\"\n"
+                                                            "[vms.b]\ntemplate = \"plain\"\nhostname = \"x\"\n");
+    EXPECT_FALSE(r.lab);
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab_file(), 21, 13, "'x' is also the hostname of VM 'a' in seat 1"));
+}
+
+TEST_F(LoaderTest, CloudInitNeedsAnImageAndLoginWithoutCloudInitWarns) {
+    write("base.qcow2", "raw");
+    write("vmlinuz", "k");
+    LoadResult r = load(R"([lab]
+name = "g"
+cidr = "10.9.0.0/16"
+[templates.k]
+kernel = "vmlinuz"
+cloud_init = true
+disk = "1GiB"
+[networks.lan]
+[vms.a]
+template = "k"
+)");
+    EXPECT_TRUE(has_diagnostic(r, Severity::error, lab_file(), 9, 6, "has cloud_init = true but no image"));
+    r = load(std::string(guest_lab_head) + "[login]\n[vms.a]\ntemplate = \"plain\"\n");
+    ASSERT_TRUE(r.lab) << dump(r.diagnostics);
+    EXPECT_TRUE(has_diagnostic(r, Severity::warning, lab_file(), 16, 1, "[login] has no effect"));
+}
+
 }  // namespace
 
 TEST_F(LoaderTest, DeeplyDottedKey) {

@@ -519,7 +519,9 @@ nics = [{ network = "back" }, { network = "lan" }]
             for (const auto& nic : vm.nics) {
                 if (nic.network.ends_with("-quiet")) continue;
                 ASSERT_TRUE(nic.ip) << vm.domain << ' ' << nic.network;
-                from_nics[nic.network].insert({nic.mac, to_string(*nic.ip), vm.domain});
+                // On per-seat networks a DHCP entry carries the VM's hostname (its name by default).
+                from_nics[nic.network].insert({nic.mac, to_string(*nic.ip), vm.hostname});
+                EXPECT_EQ(vm.hostname, vm.spec_name);
             }
         for (const auto& net : seat.networks)
             for (const auto& host : net.hosts) {

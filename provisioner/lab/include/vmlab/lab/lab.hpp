@@ -40,6 +40,7 @@ struct TemplateSpec {
     std::uint64_t disk_bytes = 0;       // size of the VM's root disk; 0 = size of the image
     std::uint64_t image_virtual_bytes = 0;  // read from the image when it exists
     NicModel nic_model = NicModel::virtio;
+    bool cloud_init = false;            // the image runs cloud-init: vmlab gives each VM a NoCloud seed
 };
 
 struct NetworkSpec {
@@ -68,6 +69,14 @@ struct ConsoleSpec {
     std::string listen = "127.0.0.1";
 };
 
+// The attendee's account on every cloud-init VM ([login]).
+struct LoginSpec {
+    std::string user = "student";
+    std::optional<std::string> password;  // a fixed password; nothing: a random one per seat
+    std::vector<std::string> ssh_keys;    // the presenter's public keys
+    bool sudo = true;
+};
+
 struct VmSpec {
     std::string name;
     SourcePos where;
@@ -81,6 +90,13 @@ struct VmSpec {
     ConsoleSpec console;
     Baseline baseline = Baseline::running;
     std::string ready_console;  // a VM is ready when its serial console printed this (besides its leases)
+    // cloud-init VMs (on a template with cloud_init = true):
+    bool cloud_init = false;
+    std::string hostname;        // a template ({{seat}}, {{vm}}, {{lab}}); the VM's name by default
+    SourcePos hostname_where;    // its first character in the lab file
+    std::string user_data;       // the presenter's cloud-config template, as read; empty for none
+    std::string user_data_file;  // where it was read from (absolute)
+    bool login = true;           // false: no attendee account on this VM
 };
 
 struct LabSpec {
@@ -92,6 +108,7 @@ struct LabSpec {
     Ipv4Net cidr;                       // lab address space, split into per-seat subnets
     Virtualization virtualization = Virtualization::automatic;
     unsigned ready_timeout_seconds = 300;  // how long up waits for readiness before capturing baselines
+    LoginSpec login;
     std::string source_file;            // absolute path of the lab file
     std::string source_text;            // the file as read (stored with the lab's state)
     std::vector<TemplateSpec> templates;  // every template a VM uses, resolved

@@ -31,6 +31,12 @@ struct PlannedDhcpHost {
     std::string hostname;
 };
 
+// A name the network's DNS answers for (a VM's hostname on a per-seat network).
+struct PlannedDnsName {
+    Ipv4 ip;
+    std::string hostname;
+};
+
 struct PlannedNetwork {
     std::string spec_name;    // name in the lab file
     std::string libvirt_name;  // vmlab-<lab>-s01-<net> (or vmlab-<lab>-<net> when lab-wide)
@@ -41,6 +47,7 @@ struct PlannedNetwork {
     std::optional<Ipv4> gateway;  // host-side address; none for fenced networks
     std::optional<Ipv4> dhcp_first, dhcp_last;
     std::vector<PlannedDhcpHost> hosts;
+    std::vector<PlannedDnsName> dns;
 };
 
 struct PlannedDisk {
@@ -73,6 +80,13 @@ struct PlannedVm {
     // running only where readiness can be seen: a planned DHCP lease or a ready_console line.
     Baseline baseline = Baseline::powered_off;
     std::string ready_console;
+    std::string hostname;      // expanded; the VM's DNS name in its seat's networks
+    // cloud-init VMs: a NoCloud seed volume, attached read-only as a virtio disk (seed_target).
+    bool cloud_init = false;
+    bool login = true;         // the attendee's account ([login]) on this VM
+    std::string seed_volume, seed_target;
+    std::string user_data;     // the presenter's cloud-config template; empty for none
+    std::string user_data_file;
     std::string config_hash;   // changes whenever anything above changes (drift detection)
 };
 
@@ -104,6 +118,7 @@ struct Plan {
     std::vector<PlannedSeat> seats;
     PlanTotals totals;
     unsigned ready_timeout_seconds = 300;
+    LoginSpec login;
 
     const PlannedSeat* find_seat(unsigned number) const;
 };

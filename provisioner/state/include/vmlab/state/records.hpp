@@ -63,6 +63,16 @@ struct VmRecord {
     friend bool operator==(const VmRecord&, const VmRecord&) = default;
 };
 
+// What the attendee is told about a VM: its hostname and the account on it.
+struct GuestRecord {
+    std::string lab;
+    unsigned seat = 0;
+    std::string domain, hostname;
+    std::string login_user;      // empty: no attendee account on this VM
+    std::string fixed_password;  // the lab's fixed password; empty: derived per seat from the lab's secret
+    friend bool operator==(const GuestRecord&, const GuestRecord&) = default;
+};
+
 struct NetworkRecord {
     std::string lab;
     unsigned seat = 0;  // 0 = lab-wide

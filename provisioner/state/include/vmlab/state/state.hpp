@@ -22,7 +22,7 @@ class Database;
 class StateStore {
 public:
     // PRAGMA user_version of a database this code has fully migrated.
-    static constexpr int schema_version = 5;
+    static constexpr int schema_version = 6;
 
     // Creates the file (0600) and its missing directories (0700), and migrates the schema.
     // Throws vmlab::Error if it cannot be opened, is locked, damaged, or newer than this code.
@@ -46,6 +46,9 @@ public:
     // The lab, or the one "no lab named X" error (exit code 2) every command and the portal give.
     LabRecord require_lab(const std::string& name);
     std::vector<LabRecord> labs();
+    // The lab's secret for derived passwords (util/password.hpp), made on first use and kept
+    // with the lab (the database is 0600) until delete_lab. Throws if the lab is not recorded.
+    std::string lab_secret(const std::string& lab);
     // Removes the lab with its seats, VMs, networks and volumes; its events stay.
     void delete_lab(const std::string& name);
 
@@ -77,6 +80,9 @@ public:
     void upsert_vm(const VmRecord& vm);
     std::vector<VmRecord> vms(const std::string& lab);  // by seat, then vm
     void delete_vm(const std::string& lab, const std::string& domain);
+
+    void upsert_guest(const GuestRecord& guest);
+    std::vector<GuestRecord> guests(const std::string& lab);  // by seat, then domain
 
     void upsert_network(const NetworkRecord& network);
     std::vector<NetworkRecord> networks(const std::string& lab);

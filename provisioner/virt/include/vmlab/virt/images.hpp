@@ -12,4 +12,8 @@ enum class Imported { already_there, now };
 // Drivers that hold no data (the test driver) get the empty volume.
 Imported import_image(virt::Connection& conn, const virt::StoragePool& pool, const PlannedBaseImage& image);
 
+// Writes `bytes` as the raw volume `name` (a cloud-init seed), replacing it if it exists: uploaded
+// as NAME.partial and renamed over it when complete. Drivers that hold no data get the empty volume.
+void write_volume(virt::Connection& conn, const virt::StoragePool& pool, const std::string& name, const std::string& bytes);
+
 }  // namespace vmlab

@@ -15,6 +15,7 @@ struct VmMetadata {
     std::string lab;
     unsigned seat = 0;  // 0 for lab-wide networks
     std::string vm, spec_hash, config_hash;
+    std::string seed_id;  // the instance-id of a cloud-init VM's seed; empty without one
 };
 
 // domain_type: "kvm", "qemu" (TCG) or "test". Disks are files in pool_path; the serial console
@@ -23,7 +24,8 @@ struct VmMetadata {
 // characters) guards a graphical console that listens beyond the loopback.
 std::string domain_xml(const PlannedVm& vm, const std::string& lab, const std::string& spec_hash,
                        const std::string& domain_type, const std::string& pool_path,
-                       const std::string& emulator, const std::string& console_password = {});
+                       const std::string& emulator, const std::string& console_password = {},
+                       const std::string& seed_id = {});
 
 // seat: the seat the network belongs to, 0 for a lab-wide network.
 std::string network_xml(const PlannedNetwork& net, const std::string& lab, unsigned seat);

@@ -144,17 +144,24 @@ TEST_F(SeedIsoTest, WithoutNicsThereIsNoNetworkConfigFile) {
 }
 
 TEST_F(SeedIsoTest, LeavesNoTemporaryFilesBehind) {
-    const auto seed_dirs = [] {
-        std::size_t n = 0;
-        for (const auto& entry : fs::directory_iterator(fs::temp_directory_path()))
-            if (entry.path().filename().string().rfind("vmlab-seed-", 0) == 0 &&
-                entry.path().filename().string().rfind("vmlab-seed-test-", 0) != 0)
-                ++n;
-        return n;
-    };
-    const std::size_t before = seed_dirs();
-    (void)seed_iso_image(make_seed(web()));
-    EXPECT_EQ(seed_dirs(), before);
+    // A temporary directory of this test's own: other tests running in parallel make seeds too.
+    std::string private_tmp = (fs::temp_directory_path() / "vmlab-seed-test-tmp-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(private_tmp.data()), nullptr);
+    const char* previous = ::getenv("TMPDIR");
+    const std::string saved = previous ? previous : "";
+    ::setenv("TMPDIR", private_tmp.c_str(), 1);
+    std::string image;
+    try {
+        image = seed_iso_image(make_seed(web()));
+    } catch (...) {
+        previous ? ::setenv("TMPDIR", saved.c_str(), 1) : ::unsetenv("TMPDIR");
+        fs::remove_all(private_tmp);
+        throw;
+    }
+    previous ? ::setenv("TMPDIR", saved.c_str(), 1) : ::unsetenv("TMPDIR");
+    EXPECT_FALSE(image.empty());
+    EXPECT_TRUE(fs::is_empty(private_tmp)) << "left in " << private_tmp;
+    fs::remove_all(private_tmp);
 }
 
 }  // namespace

@@ -211,7 +211,10 @@ std::string network_xml(const PlannedNetwork& net, const std::string& lab, unsig
     text_child(network, "name", net.libvirt_name);
     add_metadata(network, lab, seat);
     if (net.mode == NetworkMode::nat) child(network, "forward", {{"mode", "nat"}});
-    child(network, "bridge", {{"name", net.bridge}, {"stp", "on"}, {"delay", "0"}});
+    // No spanning tree: a lab bridge holds only its VMs' taps, and with STP on the kernel keeps
+    // every new port (each reset's fresh tap) listening and learning for 2 x its minimum forward
+    // delay of 2 s before it forwards a frame. It would also join a router VM's spanning tree.
+    child(network, "bridge", {{"name", net.bridge}, {"stp", "off"}});
     if (has_ip && !net.dns.empty()) {
         pugi::xml_node dns = child(network, "dns");
         for (const PlannedDnsName& name : net.dns)

@@ -269,8 +269,7 @@ TEST(NetworkXml, IsolatedWithDhcpHostsAndNoPing) {
     EXPECT_STREQ(network.child_value("name"), "vmlab-demo-s01-lan");
     EXPECT_FALSE(network.child("forward"));
     EXPECT_STREQ(network.child("bridge").attribute("name").value(), "vl-demo-1-lan");
-    EXPECT_STREQ(network.child("bridge").attribute("stp").value(), "on");
-    EXPECT_STREQ(network.child("bridge").attribute("delay").value(), "0");
+    EXPECT_STREQ(network.child("bridge").attribute("stp").value(), "off");
 
     const auto ip_node = network.child("ip");
     EXPECT_STREQ(ip_node.attribute("address").value(), "10.0.1.1");

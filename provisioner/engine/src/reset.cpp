@@ -4,11 +4,13 @@
 #include <map>
 #include <ctime>
 #include <mutex>
+#include <set>
 #include <pugixml.hpp>
 #include <sstream>
 #include <thread>
 
 #include "baseline.hpp"
+#include "console_log.hpp"
 #include "journal.hpp"
 #include "leases.hpp"
 #include "seat_failure.hpp"
@@ -25,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 struct SeatVm {
     virt::Domain domain;
     std::string name;
+    bool has_ready_line = false;  // its guest prints a line when its setup finished (cloud-init)
 };
 
 std::filesystem::path seat_lock_path(const StateStore& store, const std::string& lab, unsigned seat) {
@@ -34,6 +37,9 @@ std::filesystem::path seat_lock_path(const StateStore& store, const std::string&
 // The seat's domains that carry this lab's and this seat's metadata; anything else is refused.
 std::vector<SeatVm> seat_domains(virt::Connection& conn, StateStore& store, const std::string& lab, unsigned seat,
                                  const std::optional<std::string>& vm) {
+    std::set<std::string> with_ready_line;
+    for (const auto& guest : store.guests(lab))
+        if (guest.seat == seat && !guest.ready_console.empty()) with_ready_line.insert(guest.domain);
     std::vector<SeatVm> out;
     for (const auto& record : store.vms(lab)) {
         if (record.seat != seat || (vm && record.vm != *vm)) continue;
@@ -45,7 +51,7 @@ std::vector<SeatVm> seat_domains(virt::Connection& conn, StateStore& store, cons
         if (!owner || owner->lab != lab || owner->seat != seat)
             throw Error("domain " + record.domain + " does not carry vmlab's tag for seat " + std::to_string(seat) + " of " + lab,
                         "vmlab never modifies objects it did not create");
-        out.push_back({std::move(domain), record.domain});
+        out.push_back({std::move(domain), record.domain, with_ready_line.contains(record.domain)});
     }
     if (out.empty())
         throw Error("seat " + std::to_string(seat) + " of lab " + lab + " has no " + (vm ? "VM named " + *vm : "VMs"),
@@ -59,7 +65,10 @@ bool has_nvram(const virt::Domain& domain) {
     return !doc.child("domain").child("os").child("nvram").empty();
 }
 
-void start_fresh(const virt::Domain& domain, const std::string& name) {
+void start_fresh(const SeatVm& vm) {
+    if (vm.has_ready_line) detail::forget_previous_boot(vm.domain);
+    const virt::Domain& domain = vm.domain;
+    const std::string& name = vm.name;
     // UEFI guests: libvirt copies the NVRAM again from its template.
     const unsigned flags = has_nvram(domain) ? VIR_DOMAIN_START_RESET_NVRAM : 0;
     if (virDomainCreateWithFlags(domain.get(), flags) < 0) virt::throw_last_error("cannot start domain " + name);
@@ -126,7 +135,7 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
                 if (warm[vm.name])
                     detail::restore_running_baseline(m_conn, pool, vm.domain);
                 else
-                    start_fresh(vm.domain, vm.name);
+                    start_fresh(vm);
             });
             if (options.wait_ip) {
                 std::vector<detail::WantedLease> wanted;
@@ -175,7 +184,10 @@ std::vector<SeatActionResult> Engine::power(const std::string& lab, const SeatSe
             std::vector<SeatVm> vms = seat_domains(m_conn, m_store, lab, r.seat, selection.vm);
             for (auto& vm : vms) {
                 r.vms.push_back(vm.name);
-                if (power == Power::on && !virt::is_active(vm.domain)) virt::start(vm.domain);
+                if (power == Power::on && !virt::is_active(vm.domain)) {
+                    if (vm.has_ready_line) detail::forget_previous_boot(vm.domain);
+                    virt::start(vm.domain);
+                }
                 if (power == Power::off && virt::is_active(vm.domain)) virt::shutdown(vm.domain);
             }
             if (power == Power::off) {

@@ -9,6 +9,7 @@
 
 #include "vmlab/engine/engine.hpp"
 #include "vmlab/virt/xml.hpp"
+#include "console_log.hpp"
 #include "journal.hpp"
 
 namespace vmlab {
@@ -55,6 +56,10 @@ std::vector<VmStatus> Engine::status(const std::string& lab, std::optional<unsig
                 if (e.code() != VIR_ERR_NO_SUPPORT) throw;  // a driver without DHCP (the test driver): no leases
             }
 
+    std::map<std::string, std::string> ready_lines;  // domain -> the line that says its setup finished
+    for (const auto& guest : m_store.guests(lab))
+        if (!guest.ready_console.empty()) ready_lines[guest.domain] = guest.ready_console;
+
     std::vector<VmStatus> rows;
     for (const auto& vm : m_store.vms(lab)) {
         if (seat && vm.seat != *seat) continue;
@@ -62,6 +67,10 @@ std::vector<VmStatus> Engine::status(const std::string& lab, std::optional<unsig
                      seats[vm.seat].last_reset_at};
         if (virt::Domain domain = m_conn.find_domain(vm.domain)) {
             row.state = virt::to_string(virt::state(domain));
+            // Running, but its setup (cloud-init) has not said it finished on this boot's console.
+            if (const auto ready = ready_lines.find(vm.domain); ready != ready_lines.end() && row.state == "running" &&
+                                                                !detail::console_says(detail::console_log_path(domain), ready->second))
+                row.state = "configuring";
             const LiveDomain live = read_live(domain);
             row.console = live.console;
             if (virt::is_active(domain))  // a powered-off guest's old lease stays listed for an hour

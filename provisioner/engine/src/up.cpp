@@ -16,6 +16,7 @@
 #include "vmlab/util/token.hpp"
 #include "vmlab/virt/xml.hpp"
 #include "baseline.hpp"
+#include "console_log.hpp"
 #include "guests.hpp"
 #include "journal.hpp"
 #include "leases.hpp"
@@ -141,7 +142,8 @@ public:
                               .domain = vm.domain,
                               .hostname = vm.hostname,
                               .login_user = vm.cloud_init && vm.login ? m_plan.login.user : "",
-                              .fixed_password = m_plan.login.password.value_or("")});
+                              .fixed_password = m_plan.login.password.value_or(""),
+                              .ready_console = vm.ready_console});
         const bool captured = detail::has_running_baseline(m_conn, m_pool, vm.domain);
         VmRecord record{m_plan.lab, vm.seat, vm.spec_name, vm.domain, uuid_of(domain), vm.config_hash,
                         to_string(captured ? Baseline::running : Baseline::powered_off), VmState::defined, planned_ips(vm),
@@ -149,11 +151,8 @@ public:
         m_store.upsert_vm(record);
         if (!virt::is_active(domain)) {
             const detail::JournalStep step(m_store, m_plan.lab, vm.seat, "up", "start domain " + vm.domain);
-            // Readiness reads this boot's console: an earlier boot's "vmlab-ready" must not count.
-            if (vm.cloud_init && !captured) {
-                std::error_code ignored;
-                std::filesystem::remove(m_plan.pool_path + "/" + vm.domain + ".console.log", ignored);
-            }
+            // Readiness reads this boot's console: an earlier boot's ready line must not count.
+            if (!vm.ready_console.empty() && !captured) detail::forget_previous_boot(domain);
             virt::start(domain);
             result.started.push_back(vm.domain);
         }
@@ -267,35 +266,6 @@ void wait_for_planned_leases(virt::Connection& conn, const Plan& plan, std::chro
     }
 }
 
-// The last `lines` lines of a console log, for an error message.
-std::string console_tail(const std::string& log_path, std::size_t lines = 15) {
-    std::ifstream in(log_path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string all = text.str();
-    std::size_t start = all.size();
-    for (std::size_t n = 0; n <= lines && start > 0; ++n) {
-        const auto nl = all.rfind('\n', start - 1);
-        if (nl == std::string::npos) {
-            start = 0;
-            break;
-        }
-        start = nl;
-        if (n == lines) ++start;
-    }
-    std::string tail = all.substr(start);
-    for (char& c : tail)
-        if (c == '\r' || (static_cast<unsigned char>(c) < 32 && c != '\n')) c = ' ';
-    return tail;
-}
-
-bool console_says(const std::string& log_path, const std::string& line) {
-    std::ifstream in(log_path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str().find(line) != std::string::npos;
-}
-
 }  // namespace
 
 // VMs with a running baseline are captured once ready: their planned leases held and, when
@@ -330,14 +300,14 @@ void Engine::capture_baselines(const Plan& plan, const virt::StoragePool& pool, 
                 if (!seat.ok) return;
             }
             const std::string log = plan.pool_path + "/" + vm.domain + ".console.log";
-            while (!vm.ready_console.empty() && !console_says(log, vm.ready_console)) {
+            while (!vm.ready_console.empty() && !detail::console_says(log, vm.ready_console)) {
                 if (Clock::now() > deadline)
                     throw detail::SeatFailed(
                         FailureKind::not_ready,
                         vm.domain + (vm.cloud_init ? " did not finish cloud-init (no '" : " did not print '") +
                             vm.ready_console + (vm.cloud_init ? "')" : "'") + " on its console within " +
                             std::to_string(timeout.count()) + " s; `vmlab up` again retries it. The end of " + log +
-                            ":\n" + console_tail(log));
+                            ":\n" + detail::console_tail(log));
                 std::this_thread::sleep_for(std::chrono::milliseconds(250));
             }
             const virt::Domain domain = m_conn.find_domain(vm.domain);

@@ -123,7 +123,8 @@ UPDATE seats SET failure = 'other' WHERE state = 'failed';
     // The lab's secret (64 hex digits), from which the attendees' passwords are derived; it
     // goes with the lab's row, so `down` forgets it and the next `up` gives new passwords.
     // guests: each VM's hostname and the attendee's account on it ('' = none); a fixed
-    // password from the lab file is kept as the lab file itself is (spec_text).
+    // password from the lab file is kept as the lab file itself is (spec_text); the console
+    // line that says its setup finished ('' = none).
     R"sql(
 ALTER TABLE labs ADD COLUMN secret TEXT NOT NULL DEFAULT '';
 CREATE TABLE guests (
@@ -133,6 +134,7 @@ CREATE TABLE guests (
     hostname   TEXT NOT NULL,
     login_user TEXT NOT NULL,
     fixed_password TEXT NOT NULL,
+    ready_console TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (lab, domain)
 );
 )sql",

@@ -73,24 +73,26 @@ void StateStore::delete_vm(const std::string& lab, const std::string& domain) {
 void StateStore::upsert_guest(const GuestRecord& guest) {
     const auto lock = m_db->lock();
     sqlite::Statement(*m_db, R"sql(
-        INSERT INTO guests (lab, seat, domain, hostname, login_user, fixed_password)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        INSERT INTO guests (lab, seat, domain, hostname, login_user, fixed_password, ready_console)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
         ON CONFLICT (lab, domain) DO UPDATE SET
             seat = excluded.seat, hostname = excluded.hostname, login_user = excluded.login_user,
-            fixed_password = excluded.fixed_password)sql")
-        .bind(guest.lab, guest.seat, guest.domain, guest.hostname, guest.login_user, guest.fixed_password)
+            fixed_password = excluded.fixed_password, ready_console = excluded.ready_console)sql")
+        .bind(guest.lab, guest.seat, guest.domain, guest.hostname, guest.login_user, guest.fixed_password,
+              guest.ready_console)
         .step();
 }
 
 std::vector<GuestRecord> StateStore::guests(const std::string& lab) {
     const auto lock = m_db->lock();
     sqlite::Statement query(*m_db, R"sql(
-        SELECT lab, seat, domain, hostname, login_user, fixed_password
+        SELECT lab, seat, domain, hostname, login_user, fixed_password, ready_console
         FROM guests WHERE lab = ?1 ORDER BY seat, domain)sql");
     query.bind(lab);
     std::vector<GuestRecord> result;
     while (query.step())
-        result.push_back({query.text(0), query.number(1), query.text(2), query.text(3), query.text(4), query.text(5)});
+        result.push_back(
+            {query.text(0), query.number(1), query.text(2), query.text(3), query.text(4), query.text(5), query.text(6)});
     return result;
 }
 

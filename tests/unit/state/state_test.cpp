@@ -122,6 +122,10 @@ TEST_F(StateTest, RoundTripsEveryRecordType) {
     store.upsert_volume(volume);
     EXPECT_EQ(store.volumes("web"), std::vector{volume});
 
+    const vmlab::GuestRecord guest{"web", 2, "web-s02-server", "server-2", "student", "", "vmlab-ready web-s02-server"};
+    store.upsert_guest(guest);
+    EXPECT_EQ(store.guests("web"), std::vector{guest});
+
     vmlab::EventRecord event{0, 1700000400, "web", 2, "server", "reset",
                              "ok", "reverted", "alice", 1234};
     event.id = store.add_event(event);

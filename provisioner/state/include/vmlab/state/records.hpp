@@ -63,13 +63,15 @@ struct VmRecord {
     friend bool operator==(const VmRecord&, const VmRecord&) = default;
 };
 
-// What the attendee is told about a VM: its hostname and the account on it.
+// What the attendee is told about a VM: its hostname and the account on it; and how vmlab
+// sees that its setup finished.
 struct GuestRecord {
     std::string lab;
     unsigned seat = 0;
     std::string domain, hostname;
     std::string login_user;      // empty: no attendee account on this VM
     std::string fixed_password;  // the lab's fixed password; empty: derived per seat from the lab's secret
+    std::string ready_console;   // the console line that says the guest's setup finished; empty: none
     friend bool operator==(const GuestRecord&, const GuestRecord&) = default;
 };
 

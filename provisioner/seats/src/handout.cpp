@@ -48,6 +48,16 @@ std::string csv_field(const std::string& text) {
 
 std::string or_dash(const std::string& text) { return text.empty() ? "-" : text; }
 
+// Whether any card has a VM with an attendee login: only then do the cards have login columns.
+bool any_login(const std::vector<Handout>& handouts) {
+    return std::any_of(handouts.begin(), handouts.end(), [](const Handout& h) {
+        return std::any_of(h.vms.begin(), h.vms.end(), [](const HandoutVm& vm) { return vm.login.has_value(); });
+    });
+}
+
+std::string login_user(const HandoutVm& vm) { return vm.login ? vm.login->user : std::string(); }
+std::string login_password(const HandoutVm& vm) { return vm.login ? vm.login->password : std::string(); }
+
 // The portal's address; with a token, the token rides in the fragment (never sent to a server).
 std::string sign_in_link(std::string portal_url, const std::string& token) {
     while (portal_url.ends_with('/')) portal_url.pop_back();
@@ -61,8 +71,14 @@ std::string render_csv(const LabRecord& lab, const std::vector<Handout>& handout
             if (std::find(vm_names.begin(), vm_names.end(), vm.name) == vm_names.end()) vm_names.push_back(vm.name);
     std::vector<std::string> header{"lab", "title", "seat", "name", "email", "token"};
     if (!portal_url.empty()) header.push_back("sign-in link");
+    const bool logins = any_login(handouts);
     for (const auto& vm : vm_names) {
+        header.push_back(vm + " hostname");
         header.push_back(vm + " ips");
+        if (logins) {
+            header.push_back(vm + " user");
+            header.push_back(vm + " password");
+        }
         header.push_back(vm + " console");
     }
     std::string out;
@@ -76,8 +92,14 @@ std::string render_csv(const LabRecord& lab, const std::vector<Handout>& handout
         if (!portal_url.empty()) row.push_back(sign_in_link(portal_url, h.token));
         for (const auto& name : vm_names) {
             const auto vm = std::find_if(h.vms.begin(), h.vms.end(), [&](const HandoutVm& v) { return v.name == name; });
-            row.push_back(vm == h.vms.end() ? "" : join(vm->ips, ","));
-            row.push_back(vm == h.vms.end() ? "" : vm->console);
+            const bool has = vm != h.vms.end();
+            row.push_back(has ? vm->hostname : "");
+            row.push_back(has ? join(vm->ips, ",") : "");
+            if (logins) {
+                row.push_back(has ? login_user(*vm) : "");
+                row.push_back(has ? login_password(*vm) : "");
+            }
+            row.push_back(has ? vm->console : "");
         }
         line(row);
     }
@@ -85,6 +107,7 @@ std::string render_csv(const LabRecord& lab, const std::vector<Handout>& handout
 }
 
 std::string render_md(const LabRecord& lab, const std::vector<Handout>& handouts, const std::string& portal_url) {
+    const bool logins = any_login(handouts);
     std::ostringstream out;
     for (std::size_t i = 0; i < handouts.size(); ++i) {
         const Handout& h = handouts[i];
@@ -97,15 +120,26 @@ std::string render_md(const LabRecord& lab, const std::vector<Handout>& handouts
         out << "- **Access token:** " << (h.token.empty() ? "-" : "`" + h.token + "`") << "\n";
         if (!portal_url.empty()) out << "- **Portal:** <" << sign_in_link(portal_url, h.token) << ">\n";
         out << "\n";
-        out << "| VM | IP addresses | Console |\n| --- | --- | --- |\n";
-        for (const auto& vm : h.vms)
-            out << "| " << md_escape(vm.name) << " | " << md_escape(or_dash(join(vm.ips, ","))) << " | " << md_escape(or_dash(vm.console))
-                << " |\n";
+        if (logins) {
+            out << "| VM | Hostname | IP addresses | User | Password | Console |\n| --- | --- | --- | --- | --- | --- |\n";
+        } else {
+            out << "| VM | Hostname | IP addresses | Console |\n| --- | --- | --- | --- |\n";
+        }
+        for (const auto& vm : h.vms) {
+            out << "| " << md_escape(vm.name) << " | " << md_escape(or_dash(vm.hostname)) << " | "
+                << md_escape(or_dash(join(vm.ips, ","))) << " | ";
+            if (logins) {
+                out << md_escape(or_dash(login_user(vm))) << " | "
+                    << (vm.login ? "`" + vm.login->password + "`" : std::string("-")) << " | ";
+            }
+            out << md_escape(or_dash(vm.console)) << " |\n";
+        }
     }
     return out.str();
 }
 
 std::string render_html(const LabRecord& lab, const std::vector<Handout>& handouts, const std::string& portal_url) {
+    const bool logins = any_login(handouts);
     const std::string title = html_escape(lab.title.empty() ? lab.name : lab.title);
     std::ostringstream out;
     out << R"(<!DOCTYPE html>
@@ -145,10 +179,17 @@ td.mono { font-family: ui-monospace, monospace; }
             out << "<dt>Portal</dt><dd class=\"token\"><a href=\"" << link << "\">" << link << "</a></dd>\n";
         }
         out << "</dl>\n";
-        out << "<table>\n<thead><tr><th>VM</th><th>IP addresses</th><th>Console</th></tr></thead>\n<tbody>\n";
-        for (const auto& vm : h.vms)
-            out << "<tr><td>" << html_escape(vm.name) << "</td><td class=\"mono\">" << html_escape(or_dash(join(vm.ips, ",")))
-                << "</td><td class=\"mono\">" << html_escape(or_dash(vm.console)) << "</td></tr>\n";
+        out << "<table>\n<thead><tr><th>VM</th><th>Hostname</th><th>IP addresses</th>"
+            << (logins ? "<th>User</th><th>Password</th>" : "") << "<th>Console</th></tr></thead>\n<tbody>\n";
+        for (const auto& vm : h.vms) {
+            out << "<tr><td>" << html_escape(vm.name) << "</td><td class=\"mono\">" << html_escape(or_dash(vm.hostname))
+                << "</td><td class=\"mono\">" << html_escape(or_dash(join(vm.ips, ","))) << "</td>";
+            if (logins) {
+                out << "<td class=\"mono\">" << html_escape(or_dash(login_user(vm))) << "</td><td class=\"mono\">"
+                    << html_escape(or_dash(login_password(vm))) << "</td>";
+            }
+            out << "<td class=\"mono\">" << html_escape(or_dash(vm.console)) << "</td></tr>\n";
+        }
         out << "</tbody>\n</table>\n</section>\n";
     }
     out << "</body>\n</html>\n";
@@ -159,13 +200,17 @@ td.mono { font-family: ui-monospace, monospace; }
 
 std::vector<Handout> make_handouts(StateStore& store, const std::string& lab, const std::vector<SeatRecord>& seats,
                                    const std::map<std::string, std::string>& consoles) {
-    std::map<unsigned, std::vector<HandoutVm>> vms;
-    for (const auto& vm : store.vms(lab)) {
-        const auto it = consoles.find(vm.domain);
-        vms[vm.seat].push_back({vm.vm, vm.ips, it == consoles.end() ? "" : it->second});
-    }
+    std::map<unsigned, std::vector<VmAccess>> access_by_seat = lab_access(store, lab);
     std::vector<Handout> handouts;
-    for (const auto& s : seats) handouts.push_back({s.seat, s.attendee_name, s.attendee_email, {}, vms[s.seat]});
+    for (const auto& s : seats) {
+        std::vector<HandoutVm> vms;
+        for (VmAccess& access : access_by_seat[s.seat]) {
+            const auto it = consoles.find(access.domain);
+            vms.push_back({std::move(access.vm), std::move(access.hostname), std::move(access.ips), std::move(access.login),
+                           it == consoles.end() ? "" : it->second});
+        }
+        handouts.push_back({s.seat, s.attendee_name, s.attendee_email, {}, std::move(vms)});
+    }
     return handouts;
 }
 

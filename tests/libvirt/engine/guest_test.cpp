@@ -1,6 +1,7 @@
 // Cloud-init guests on libvirt's test driver: each VM's NoCloud seed volume exists, is attached
 // read-only, is kept by a second up and by reset, is rebuilt when the seat's attendee changes,
-// and is removed by down with everything else.
+// and is removed by down with everything else. Status says "configuring" until the guest's ready
+// line is on its console; seat cards show each VM's hostname and login.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,7 +12,9 @@
 
 #include "vmlab/engine/engine.hpp"
 #include "vmlab/lab/loader.hpp"
+#include "vmlab/guest/cloud_config.hpp"
 #include "vmlab/seats/access.hpp"
+#include "vmlab/seats/handout.hpp"
 #include "vmlab/virt/xml.hpp"
 
 namespace {
@@ -159,6 +162,63 @@ TEST_F(GuestSeedTest, ResetKeepsTheSeedAndDownRemovesIt) {
         << "down names the seed it removed";
     EXPECT_TRUE(engine.find_lab_objects(lab_name).empty());
     EXPECT_FALSE(fs::exists(dir / "pool" / seed_of(1, "web")));
+}
+
+TEST_F(GuestSeedTest, StatusSaysConfiguringUntilTheReadyLineIsOnTheConsole) {
+    ASSERT_EQ(up(load(1)).failed(), 0u);
+    Engine engine(conn, store);
+    const auto state_of = [&](const std::string& vm) {
+        for (const VmStatus& row : engine.status(lab_name))
+            if (row.vm == vm) return row.state;
+        return std::string("(no row)");
+    };
+    EXPECT_EQ(state_of("web"), "configuring") << "the test driver's domains run, but no guest wrote its ready line";
+    EXPECT_EQ(state_of("db"), "configuring");
+
+    fs::create_directories(dir / "pool");
+    const std::string web = domain_name(lab_name, 1, "web");
+    std::ofstream(dir / "pool" / (web + ".console.log")) << "[  OK  ] Reached target\n" << ready_marker(web) << " after 41.2 s\n";
+    EXPECT_EQ(state_of("web"), "running");
+    EXPECT_EQ(state_of("db"), "configuring") << "each VM has its own console log";
+}
+
+TEST_F(GuestSeedTest, SeatCardsShowHostnamesAndLogins) {
+    ASSERT_EQ(up(load(2)).failed(), 0u);
+    const LabRecord lab = *store.find_lab(lab_name);
+    const std::vector<Handout> handouts = make_handouts(store, lab_name, store.seats(lab_name), {});
+    ASSERT_EQ(handouts.size(), 2u);
+    ASSERT_EQ(handouts[1].vms.size(), 2u);
+    EXPECT_EQ(handouts[1].vms[1].hostname, "web-2");
+    ASSERT_TRUE(handouts[1].vms[1].login);
+    EXPECT_EQ(handouts[1].vms[1].login->password, seat_access(store, lab_name, 2)[1].login->password);
+    EXPECT_FALSE(handouts[1].vms[0].login) << "db has login = false";
+
+    const std::string password = handouts[1].vms[1].login->password;
+    const std::string csv = render_handouts(HandoutFormat::csv, lab, handouts);
+    const std::string header = csv.substr(0, csv.find('\n'));
+    EXPECT_NE(header.find("web hostname"), std::string::npos) << header;
+    EXPECT_NE(header.find("web user"), std::string::npos) << header;
+    EXPECT_NE(header.find("web password"), std::string::npos) << header;
+    EXPECT_NE(csv.find("web-2"), std::string::npos);
+    EXPECT_NE(csv.find(password), std::string::npos);
+    for (HandoutFormat format : {HandoutFormat::md, HandoutFormat::html}) {
+        const std::string card = render_handouts(format, lab, handouts);
+        EXPECT_NE(card.find("Hostname"), std::string::npos) << card;
+        EXPECT_NE(card.find("Password"), std::string::npos) << card;
+        EXPECT_NE(card.find("web-2"), std::string::npos) << card;
+        EXPECT_NE(card.find("student"), std::string::npos) << card;
+        EXPECT_NE(card.find(password), std::string::npos) << card;
+    }
+
+    // Without any login, the cards have no user or password columns.
+    std::vector<Handout> without = handouts;
+    for (Handout& handout : without)
+        for (HandoutVm& vm : handout.vms) vm.login.reset();
+    const std::string plain_csv = render_handouts(HandoutFormat::csv, lab, without);
+    EXPECT_EQ(plain_csv.find("password"), std::string::npos) << plain_csv;
+    EXPECT_NE(plain_csv.find("web hostname"), std::string::npos) << plain_csv;
+    EXPECT_EQ(render_handouts(HandoutFormat::md, lab, without).find("Password"), std::string::npos);
+    EXPECT_EQ(render_handouts(HandoutFormat::html, lab, without).find("Password"), std::string::npos);
 }
 
 }  // namespace

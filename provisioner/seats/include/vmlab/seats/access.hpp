@@ -2,6 +2,7 @@
 // How an attendee reaches the VMs of a seat: each VM's hostname, addresses and login. Read by
 // `seats --json`, the cards and the portal; the engine writes the same password into the guests.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,5 +31,8 @@ std::string attendee_password(const std::string& lab, unsigned seat, const std::
 
 // Every VM of the seat, in VM order. Throws vmlab::Error if the lab is not recorded.
 std::vector<VmAccess> seat_access(StateStore& store, const std::string& lab, unsigned seat);
+
+// The same for every seat of the lab at once (one read of the database), by seat number.
+std::map<unsigned, std::vector<VmAccess>> lab_access(StateStore& store, const std::string& lab);
 
 }  // namespace vmlab

@@ -1,6 +1,6 @@
 #pragma once
-// Attendee handouts ("seat cards"): one per seat with the attendee, each VM with its addresses
-// and console, and optionally a freshly issued access token. Rendered as CSV, Markdown or
+// Attendee handouts ("seat cards"): one per seat with the attendee, each VM with its hostname,
+// addresses, login and console, and optionally a freshly issued access token. Rendered as CSV, Markdown or
 // printable HTML; used by `vmlab seats export` and the portal's proctor page.
 
 #include <cstdint>
@@ -8,13 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "vmlab/seats/access.hpp"
 #include "vmlab/state/state.hpp"
 
 namespace vmlab {
 
 struct HandoutVm {
-    std::string name;
+    std::string name, hostname;
     std::vector<Ipv4> ips;  // planned
+    std::optional<Login> login;
     std::string console;
 };
 

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "assets.hpp"
+#include "vmlab/seats/access.hpp"
 #include "vmlab/seats/handout.hpp"
 #include "vmlab/util/token.hpp"
 
@@ -475,13 +476,25 @@ Response Api::seat_view(const Request& request, const Principal& who) {
     const auto lab = m_store.find_lab(who.lab);
     const auto seat = m_store.find_seat(who.lab, who.seat);
     Engine engine(m_conn, m_store);
+    std::map<std::string, VmAccess> access;
+    for (VmAccess& vm : seat_access(m_store, who.lab, who.seat)) access.emplace(vm.vm, std::move(vm));
     json vms = json::array();
     for (const auto& row : engine.status(who.lab, who.seat)) {
-        vms.push_back({{"name", row.vm},
-                       {"state", row.state},
-                       {"ips", to_strings(row.ips)},
-                       {"leased_ips", to_strings(row.leased_ips)},
-                       {"console", row.console.starts_with("vnc://")}});
+        json vm = {{"name", row.vm},
+                   {"hostname", row.vm},
+                   {"state", row.state},
+                   {"ips", to_strings(row.ips)},
+                   {"leased_ips", to_strings(row.leased_ips)},
+                   {"console", row.console.starts_with("vnc://")},
+                   {"login", nullptr},
+                   {"ssh", ""}};
+        if (const auto it = access.find(row.vm); it != access.end()) {
+            vm["hostname"] = it->second.hostname;
+            if (it->second.login)
+                vm["login"] = {{"user", it->second.login->user}, {"password", it->second.login->password}};
+            vm["ssh"] = it->second.ssh_command();
+        }
+        vms.push_back(std::move(vm));
     }
     std::int64_t wait = 0;
     {

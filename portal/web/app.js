@@ -28,10 +28,17 @@ function render(view) {
     const reset = el('button', { type: 'button', class: 'reset-vm', text: 'Reset' });
     reset.disabled = busy;
     reset.addEventListener('click', () => askReset(vm.name));
+    const login = vm.login
+      ? el('td', { class: 'vm-login', title: vm.ssh || '' },
+          el('span', { class: 'login-user', text: vm.login.user }), ' / ',
+          el('span', { class: 'login-password', text: vm.login.password }))
+      : el('td', { class: 'vm-login', text: '–' });
     const row = el('tr', { 'data-vm': vm.name },
       el('td', { text: vm.name }),
+      el('td', { class: 'vm-hostname', text: vm.hostname }),
       el('td', { class: `vm-state state-${vm.state.replace(/\s+/g, '-')}`, text: vm.state }),
       el('td', { class: 'vm-ip', text: ips.join(', ') || '–' }),
+      login,
       el('td', {}, console),
       el('td', {}, reset));
     return row;

@@ -1,8 +1,8 @@
 // The portal's API over loopback HTTP, against a lab the engine brought up on libvirt's test
-// driver: sign-in, sessions and their cookie, seat isolation, resets (jobs, audit log, rate
-// limit), the organizer endpoints and cards, the pages' headers, that no token reaches the
-// server log, and the WebSocket-to-VNC proxy (against a fake VNC server in the test). Nothing
-// here contacts anything but 127.0.0.1.
+// driver: sign-in, sessions and their cookie, the seat view (hostnames, logins), seat isolation,
+// resets (jobs, audit log, rate limit), the organizer endpoints and cards, the pages' headers,
+// that no token reaches the server log, and the WebSocket-to-VNC proxy (against a fake VNC server
+// in the test). Nothing here contacts anything but 127.0.0.1.
 
 #include "vmlab/portal/server.hpp"
 
@@ -22,6 +22,7 @@
 
 #include "vmlab/engine/engine.hpp"
 #include "vmlab/lab/loader.hpp"
+#include "vmlab/seats/access.hpp"
 #include "vmlab/util/token.hpp"
 
 namespace {
@@ -73,7 +74,10 @@ protected:
                                  (dir / "pool").string() +
                                  "\"\n[templates.tiny]\nkernel = \"vmlinuz\"\ninitrd = \"initrd.img\"\n"
                                  "image = \"base.qcow2\"\nformat = \"raw\"\nmemory = \"128MiB\"\n"
-                                 "[networks.lan]\n[vms.a]\ntemplate = \"tiny\"\n[vms.b]\ntemplate = \"tiny\"\n";
+                                 "[templates.cloud]\nimage = \"base.qcow2\"\nformat = \"raw\"\ncloud_init = true\n"
+                                 "memory = \"128MiB\"\n"
+                                 "[networks.lan]\n[vms.a]\ntemplate = \"tiny\"\n"
+                                 "[vms.b]\ntemplate = \"cloud\"\nhostname = \"bee-{{seat}}\"\n";
         LoadResult loaded = load_lab_text(text, dir / (lab + ".toml"));
         for (const auto& d : loaded.diagnostics) ADD_FAILURE() << format(d);
         ASSERT_TRUE(loaded.lab);
@@ -226,6 +230,13 @@ TEST_F(PortalTest, SignInWithSeatTokenGivesAStrictSessionCookie) {
     EXPECT_EQ(view["vms"][0]["name"], "a");
     EXPECT_EQ(view["vms"][0]["state"], "running");
     EXPECT_EQ(view["vms"][0]["ips"][0], "10.231.0.10") << view.dump();
+    EXPECT_EQ(view["vms"][0]["hostname"], "a");
+    EXPECT_TRUE(view["vms"][0]["login"].is_null()) << "a runs no cloud-init: no account of the attendee's";
+    EXPECT_EQ(view["vms"][1]["hostname"], "bee-1");
+    EXPECT_EQ(view["vms"][1]["login"]["user"], "student");
+    const std::string password = view["vms"][1]["login"]["password"];
+    EXPECT_EQ(password, seat_access(store, lab, 1)[1].login->password) << "the password the guest was given";
+    EXPECT_EQ(view["vms"][1]["ssh"], "ssh student@" + view["vms"][1]["ips"][0].get<std::string>());
     EXPECT_EQ(seat[http::field::cache_control], "no-store");
 
     const auto events = store.events(lab, 1u);

@@ -101,7 +101,7 @@ protected:
                 out.user = v.at("login").at("user");
                 out.password = v.at("login").at("password");
             }
-            out.ssh = v.value("ssh", "");
+            if (!v.at("ssh").is_null()) out.ssh = v.at("ssh");  // null without a login
             return out;
         }
         ADD_FAILURE() << "no VM " << vm << " in\n" << j.dump(2);

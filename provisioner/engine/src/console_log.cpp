@@ -6,6 +6,17 @@
 #include <sstream>
 
 namespace vmlab::detail {
+namespace {
+
+// The whole log; empty when it is missing.
+std::string read_log(const std::string& log_path) {
+    std::ifstream in(log_path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
 
 std::string console_log_path(const virt::Domain& domain) {
     pugi::xml_document doc;
@@ -14,10 +25,7 @@ std::string console_log_path(const virt::Domain& domain) {
 }
 
 std::string console_tail(const std::string& log_path, std::size_t lines) {
-    std::ifstream in(log_path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string all = text.str();
+    const std::string all = read_log(log_path);
     std::size_t start = all.size();
     for (std::size_t n = 0; n <= lines && start > 0; ++n) {
         const auto nl = all.rfind('\n', start - 1);
@@ -35,10 +43,7 @@ std::string console_tail(const std::string& log_path, std::size_t lines) {
 }
 
 bool console_says(const std::string& log_path, const std::string& line) {
-    std::ifstream in(log_path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str().find(line) != std::string::npos;
+    return read_log(log_path).find(line) != std::string::npos;
 }
 
 void forget_previous_boot(const virt::Domain& domain) {

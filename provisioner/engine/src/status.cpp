@@ -19,6 +19,7 @@ namespace {
 struct LiveDomain {
     std::string console;                               // "vnc://127.0.0.1:5901", empty when none
     std::vector<std::pair<std::string, std::string>> nics;  // (mac, network)
+    std::string console_log;                           // the serial console's log file, empty when none
 };
 
 LiveDomain read_live(const virt::Domain& domain) {
@@ -34,6 +35,7 @@ LiveDomain read_live(const virt::Domain& domain) {
         live.console = std::string(graphics.attribute("type").as_string()) + "://" + listen + ":" + std::to_string(port);
         break;
     }
+    live.console_log = devices.child("serial").child("log").attribute("file").as_string();
     for (auto nic : devices.children("interface"))
         live.nics.emplace_back(nic.child("mac").attribute("address").as_string(),
                                nic.child("source").attribute("network").as_string());
@@ -67,11 +69,11 @@ std::vector<VmStatus> Engine::status(const std::string& lab, std::optional<unsig
                      seats[vm.seat].last_reset_at};
         if (virt::Domain domain = m_conn.find_domain(vm.domain)) {
             row.state = virt::to_string(virt::state(domain));
+            const LiveDomain live = read_live(domain);
             // Running, but its setup (cloud-init) has not said it finished on this boot's console.
             if (const auto ready = ready_lines.find(vm.domain); ready != ready_lines.end() && row.state == "running" &&
-                                                                !detail::console_says(detail::console_log_path(domain), ready->second))
+                                                                !detail::console_says(live.console_log, ready->second))
                 row.state = "configuring";
-            const LiveDomain live = read_live(domain);
             row.console = live.console;
             if (virt::is_active(domain))  // a powered-off guest's old lease stays listed for an hour
                 for (const auto& [mac, network] : live.nics)

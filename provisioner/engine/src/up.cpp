@@ -257,7 +257,7 @@ void wait_for_planned_leases(virt::Connection& conn, const Plan& plan, std::chro
         SeatResult& seat = report.seats[w.seat - 1];
         seat.ok = false;
         detail::note_failure(seat.failure, FailureKind::no_lease);
-        const std::string log = plan.pool_path + "/" + w.domain + ".console.log";
+        const std::string log = console_log_file(plan.pool_path, w.domain);
         std::error_code ec;
         const bool silent = !std::filesystem::exists(log, ec) || std::filesystem::file_size(log, ec) == 0;
         seat.error += (seat.error.empty() ? "" : "; ") + w.domain + " got no DHCP lease for " + w.ip + " within " +
@@ -299,7 +299,7 @@ void Engine::capture_baselines(const Plan& plan, const virt::StoragePool& pool, 
                 std::lock_guard lock(mutex);
                 if (!seat.ok) return;
             }
-            const std::string log = plan.pool_path + "/" + vm.domain + ".console.log";
+            const std::string log = console_log_file(plan.pool_path, vm.domain);
             while (!vm.ready_console.empty() && !detail::console_says(log, vm.ready_console)) {
                 if (Clock::now() > deadline)
                     throw detail::SeatFailed(

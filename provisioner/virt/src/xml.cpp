@@ -127,7 +127,7 @@ void add_devices(pugi::xml_node domain, const PlannedVm& vm, const std::string& 
         child(node, "model", {{"type", libvirt_name(nic.model)}});
     }
     pugi::xml_node serial = child(devices, "serial", {{"type", "pty"}});
-    child(serial, "log", {{"file", pool_path + "/" + vm.domain + ".console.log"}, {"append", "on"}});
+    child(serial, "log", {{"file", console_log_file(pool_path, vm.domain)}, {"append", "on"}});
     child(serial, "target", {{"port", "0"}});
     child(child(devices, "console", {{"type", "pty"}}), "target", {{"type", "serial"}, {"port", "0"}});
     if (vm.console.kind != ConsoleKind::none) {
@@ -173,6 +173,10 @@ std::optional<VmMetadata> read_metadata(pugi::xml_node element) {
 }
 
 }  // namespace
+
+std::string console_log_file(const std::string& pool_path, const std::string& domain) {
+    return pool_path + "/" + domain + ".console.log";
+}
 
 std::string domain_xml(const PlannedVm& vm, const std::string& lab, const std::string& spec_hash,
                        const std::string& domain_type, const std::string& pool_path,

@@ -18,6 +18,9 @@ struct VmMetadata {
     std::string seed_id;  // the instance-id of a cloud-init VM's seed; empty without one
 };
 
+// The file a domain's serial console is logged to: {pool_path}/{domain}.console.log.
+std::string console_log_file(const std::string& pool_path, const std::string& domain);
+
 // domain_type: "kvm", "qemu" (TCG) or "test". Disks are files in pool_path; the serial console
 // is logged to {pool_path}/{domain}.console.log, UEFI variables kept in {pool_path}/{domain}.nvram.fd.
 // emulator may be empty (the driver's default). A console_password (VNC: at most 8

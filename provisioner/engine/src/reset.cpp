@@ -4,7 +4,6 @@
 #include <map>
 #include <ctime>
 #include <mutex>
-#include <set>
 #include <pugixml.hpp>
 #include <sstream>
 #include <thread>
@@ -27,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 struct SeatVm {
     virt::Domain domain;
     std::string name;
-    bool has_ready_line = false;  // its guest prints a line when its setup finished (cloud-init)
+    std::string ready_line;  // what its guest prints when its setup finished (cloud-init); empty: none
 };
 
 std::filesystem::path seat_lock_path(const StateStore& store, const std::string& lab, unsigned seat) {
@@ -37,9 +36,9 @@ std::filesystem::path seat_lock_path(const StateStore& store, const std::string&
 // The seat's domains that carry this lab's and this seat's metadata; anything else is refused.
 std::vector<SeatVm> seat_domains(virt::Connection& conn, StateStore& store, const std::string& lab, unsigned seat,
                                  const std::optional<std::string>& vm) {
-    std::set<std::string> with_ready_line;
+    std::map<std::string, std::string> ready_lines;
     for (const auto& guest : store.guests(lab))
-        if (guest.seat == seat && !guest.ready_console.empty()) with_ready_line.insert(guest.domain);
+        if (guest.seat == seat && !guest.ready_console.empty()) ready_lines[guest.domain] = guest.ready_console;
     std::vector<SeatVm> out;
     for (const auto& record : store.vms(lab)) {
         if (record.seat != seat || (vm && record.vm != *vm)) continue;
@@ -51,7 +50,8 @@ std::vector<SeatVm> seat_domains(virt::Connection& conn, StateStore& store, cons
         if (!owner || owner->lab != lab || owner->seat != seat)
             throw Error("domain " + record.domain + " does not carry vmlab's tag for seat " + std::to_string(seat) + " of " + lab,
                         "vmlab never modifies objects it did not create");
-        out.push_back({std::move(domain), record.domain, with_ready_line.contains(record.domain)});
+        const auto ready = ready_lines.find(record.domain);
+        out.push_back({std::move(domain), record.domain, ready == ready_lines.end() ? std::string() : ready->second});
     }
     if (out.empty())
         throw Error("seat " + std::to_string(seat) + " of lab " + lab + " has no " + (vm ? "VM named " + *vm : "VMs"),
@@ -65,8 +65,18 @@ bool has_nvram(const virt::Domain& domain) {
     return !doc.child("domain").child("os").child("nvram").empty();
 }
 
+// Waits until the VM's console log holds its ready line; false at the deadline.
+bool wait_for_ready_line(const SeatVm& vm, Clock::time_point deadline) {
+    const std::string log = detail::console_log_path(vm.domain);
+    while (!detail::console_says(log, vm.ready_line)) {
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return true;
+}
+
 void start_fresh(const SeatVm& vm) {
-    if (vm.has_ready_line) detail::forget_previous_boot(vm.domain);
+    if (!vm.ready_line.empty()) detail::forget_previous_boot(vm.domain);
     const virt::Domain& domain = vm.domain;
     const std::string& name = vm.name;
     // UEFI guests: libvirt copies the NVRAM again from its template.
@@ -145,6 +155,7 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
                         lease.min_expiry = warm[vm.name] ? 0 : detail::min_expiry_of_lease_granted_after(booted_after);
                         wanted.push_back(lease);
                     }
+                const auto deadline = Clock::now() + *options.wait_ip;
                 const auto missing = detail::wait_for_leases(m_conn, std::move(wanted), *options.wait_ip);
                 for (const auto& w : missing) {
                     errors += (errors.empty() ? "" : "; ") + w.domain + " holds no DHCP lease for " + w.ip + " after " +
@@ -152,6 +163,14 @@ std::vector<SeatActionResult> Engine::reset(const std::string& lab, const SeatSe
                     detail::note_failure(failure, FailureKind::no_lease);
                 }
                 if (!errors.empty()) throw detail::SeatFailed(failure, errors);
+                // A booted guest is usable once its setup says so, within the same time.
+                for (auto& vm : vms)
+                    if (!warm[vm.name] && !vm.ready_line.empty() && !wait_for_ready_line(vm, deadline))
+                        errors += (errors.empty() ? "" : "; ") + vm.name + " did not print '" + vm.ready_line +
+                                  "' on its console within " + std::to_string(options.wait_ip->count()) +
+                                  " s of the reset; the end of " + detail::console_log_path(vm.domain) + ":\n" +
+                                  detail::console_tail(detail::console_log_path(vm.domain));
+                if (!errors.empty()) throw detail::SeatFailed(FailureKind::not_ready, errors);
             }
             for (auto& vm : vms)
                 if (!virt::is_active(vm.domain)) throw Error(vm.name + " is not running after the reset");
@@ -185,7 +204,7 @@ std::vector<SeatActionResult> Engine::power(const std::string& lab, const SeatSe
             for (auto& vm : vms) {
                 r.vms.push_back(vm.name);
                 if (power == Power::on && !virt::is_active(vm.domain)) {
-                    if (vm.has_ready_line) detail::forget_previous_boot(vm.domain);
+                    if (!vm.ready_line.empty()) detail::forget_previous_boot(vm.domain);
                     virt::start(vm.domain);
                 }
                 if (power == Power::off && virt::is_active(vm.domain)) virt::shutdown(vm.domain);

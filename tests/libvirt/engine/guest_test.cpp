@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <pugixml.hpp>
 
 #include "vmlab/engine/engine.hpp"
@@ -36,12 +37,12 @@ protected:
         fs::remove_all(dir);
     }
 
-    LabSpec load(unsigned seats) {
+    LabSpec load(unsigned seats, const std::string& networks = "[networks.lan]\n") {
         const std::string text = "[lab]\nname = \"" + lab_name + "\"\nseats = " + std::to_string(seats) +
                                  "\ncidr = \"10.231.0.0/16\"\nstorage = \"" + (dir / "pool").string() +
                                  "\"\n[login]\npassword = \"random\"\n"
                                  "[templates.cloud]\nimage = \"base.qcow2\"\nformat = \"raw\"\ncloud_init = true\n"
-                                 "memory = \"128MiB\"\n[networks.lan]\n"
+                                 "memory = \"128MiB\"\n" + networks +
                                  "[vms.web]\ntemplate = \"cloud\"\nhostname = \"web-{{seat}}\"\nuser_data = \"web.yaml\"\n"
                                  "[vms.db]\ntemplate = \"cloud\"\nlogin = false\n";
         LoadResult result = load_lab_text(text, dir / "lab.toml");
@@ -219,6 +220,47 @@ TEST_F(GuestSeedTest, SeatCardsShowHostnamesAndLogins) {
     EXPECT_NE(plain_csv.find("web hostname"), std::string::npos) << plain_csv;
     EXPECT_EQ(render_handouts(HandoutFormat::md, lab, without).find("Password"), std::string::npos);
     EXPECT_EQ(render_handouts(HandoutFormat::html, lab, without).find("Password"), std::string::npos);
+}
+
+TEST_F(GuestSeedTest, AResetWaitsUntilTheBootedGuestPrintsItsReadyLine) {
+    // No DHCP: no lease to wait for, only the ready line (the test driver has no leases), and no
+    // planned address for web's user_data to name.
+    std::ofstream(dir / "web.yaml") << "#cloud-config\nruncmd:\n  - echo {{seat}}\n";
+    const UpReport report = up(load(1, "[networks.lan]\ndhcp = false\n"));
+    for (const auto& seat : report.seats) EXPECT_TRUE(seat.ok) << seat.error;
+    ASSERT_EQ(report.failed(), 0u);
+    const std::string web = domain_name(lab_name, 1, "web");
+    const fs::path log = dir / "pool" / (web + ".console.log");
+    fs::create_directories(dir / "pool");
+    Engine engine(conn, store);
+    ResetOptions options;
+    options.actor = "test";
+    options.wait_ip = std::chrono::seconds(2);
+    const auto reset_web = [&] {
+        std::ofstream(dir / "pool" / (web + "-root.qcow2.fresh")) << "";
+        const auto results = engine.reset(lab_name, {{1}, "web"}, options);
+        EXPECT_EQ(results.size(), 1u);
+        return results.at(0);
+    };
+
+    std::ofstream(log) << ready_marker(web) << " after 3 s\n";  // the previous boot's line does not count
+    const SeatActionResult silent = reset_web();
+    EXPECT_FALSE(silent.ok);
+    EXPECT_EQ(silent.failure, FailureKind::not_ready);
+    EXPECT_NE(silent.error.find("did not print '" + ready_marker(web) + "'"), std::string::npos) << silent.error;
+
+    // A guest that finishes its setup: the reset returns once the line is there.
+    std::atomic<bool> done = false;
+    std::thread guest([&] {
+        while (!done) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            std::ofstream(log, std::ios::app) << ready_marker(web) << " after 1 s\n";
+        }
+    });
+    const SeatActionResult ready = reset_web();
+    done = true;
+    guest.join();
+    EXPECT_TRUE(ready.ok) << ready.error;
 }
 
 }  // namespace

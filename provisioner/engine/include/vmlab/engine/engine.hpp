@@ -107,7 +107,7 @@ struct SeatSelection {
 struct ResetOptions {
     LockMode lab_lock = LockMode::shared;              // exclusive when every seat is reset
     KeepBroken keep_broken = KeepBroken::no;           // save the broken disks first (down removes them)
-    std::optional<std::chrono::seconds> wait_ip;       // wait until the seat's addresses are leased again
+    std::optional<std::chrono::seconds> wait_ip;       // wait until the seat's addresses are leased again and booted guests printed their ready line
     Wait wait_lock = Wait::yes;
     unsigned jobs = 4;                                 // seats reset at once
     std::string actor;                                 // the audit log's user; empty = the OS user
